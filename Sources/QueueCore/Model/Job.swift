@@ -1,0 +1,207 @@
+/// One run of a job's command.
+public struct Attempt: Equatable {
+    public var number: Int            // 1-based, counts every run of this job ever (names its log)
+    public var startedAt: Millis
+    public var finishedAt: Millis?
+    public var exitCode: Int?
+    public var signal: Int?
+    public var error: String?
+    public var workerPid: Int?
+    public var outputBytes: Int?
+
+    public init(number: Int, startedAt: Millis, workerPid: Int?) {
+        self.number = number
+        self.startedAt = startedAt
+        self.workerPid = workerPid
+    }
+
+    public var durationMs: Millis? { finishedAt.map { $0 - startedAt } }
+
+    public var json: JSON {
+        var o: [(String, JSON)] = [
+            ("number", .int(Int64(number))),
+            ("started_at", .string(Clock.iso(startedAt))),
+            ("finished_at", finishedAt.map { .string(Clock.iso($0)) } ?? .null),
+            ("duration_ms", durationMs.map { .int($0) } ?? .null),
+            ("exit_code", exitCode.map { .int(Int64($0)) } ?? .null),
+            ("signal", signal.map { .int(Int64($0)) } ?? .null),
+            ("error", error.map { .string($0) } ?? .null),
+        ]
+        if let p = workerPid { o.append(("worker_pid", .int(Int64(p)))) }
+        if let b = outputBytes { o.append(("output_bytes", .int(Int64(b)))) }
+        return .object(o)
+    }
+
+    func writeCompact(to w: inout ByteWriter) {
+        w.lit("{\"number\":"); w.int(number)
+        w.lit(",\"started_at\":"); w.time(startedAt)
+        w.lit(",\"finished_at\":"); w.time(finishedAt)
+        w.lit(",\"duration_ms\":"); w.optInt(durationMs)
+        w.lit(",\"exit_code\":"); w.optInt(exitCode)
+        w.lit(",\"signal\":"); w.optInt(signal)
+        w.lit(",\"error\":"); if let e = error { w.str(e) } else { w.lit("null") }
+        if let p = workerPid { w.lit(",\"worker_pid\":"); w.int(p) }
+        if let b = outputBytes { w.lit(",\"output_bytes\":"); w.int(b) }
+        w.lit("}")
+    }
+
+    init?(json: JSON) {
+        guard let n = json["number"]?.intValue, let s = json["started_at"]?.stringValue.flatMap(Clock.parseISO) else {
+            return nil
+        }
+        number = Int(n)
+        startedAt = s
+        finishedAt = json["finished_at"]?.stringValue.flatMap(Clock.parseISO)
+        exitCode = json["exit_code"]?.intValue.map { Int($0) }
+        signal = json["signal"]?.intValue.map { Int($0) }
+        error = json["error"]?.stringValue
+        workerPid = json["worker_pid"]?.intValue.map { Int($0) }
+        outputBytes = json["output_bytes"]?.intValue.map { Int($0) }
+    }
+}
+
+/// A job as stored and shown. Field names in JSON are the SPEC's snake_case names.
+public struct Job: Equatable {
+    public var id: String
+    public var command: String
+    public var state: JobState
+    public var attempts: Int = 0              // attempts in the current cycle (reset by `dlq retry`)
+    public var maxRetries: Int
+    public var createdAt: Millis
+    public var updatedAt: Millis
+    public var priority: Int = 0
+    public var runAt: Millis?                  // user's "not before"
+    public var nextRunAt: Millis?              // earliest next start (run_at, then backoff)
+    public var timeout: Double?                // nil = configured job_timeout; 0 = none
+    public var exitCode: Int?
+    public var lastError: String?
+    public var cwd: String
+    public var env: [(String, String)] = []    // extra environment for the command
+    public var dependsOn: [String] = []
+    public var workerPid: Int?                 // while processing
+    public var workerStart: Int64?             // the worker's /proc start time, to detect pid reuse
+    public var startedAt: Millis?              // start of the current/last attempt
+    public var firstStartedAt: Millis?
+    public var finishedAt: Millis?
+    public var history: [Attempt] = []
+
+    public init(id: String, command: String, state: JobState = .pending, maxRetries: Int, createdAt: Millis, cwd: String) {
+        self.id = id
+        self.command = command
+        self.state = state
+        self.maxRetries = maxRetries
+        self.createdAt = createdAt
+        self.updatedAt = createdAt
+        self.cwd = cwd
+    }
+
+    public static func == (a: Job, b: Job) -> Bool { a.json == b.json }
+
+    /// When it may next start (nil: now).
+    public var dueAt: Millis? { nextRunAt ?? runAt }
+
+    public var json: JSON {
+        func t(_ m: Millis?) -> JSON { m.map { .string(Clock.iso($0)) } ?? .null }
+        var o: [(String, JSON)] = [
+            ("id", .string(id)),
+            ("command", .string(command)),
+            ("state", .string(state.rawValue)),
+            ("attempts", .int(Int64(attempts))),
+            ("max_retries", .int(Int64(maxRetries))),
+            ("created_at", t(createdAt)),
+            ("updated_at", t(updatedAt)),
+            ("priority", .int(Int64(priority))),
+            ("run_at", t(runAt)),
+            ("next_run_at", t(nextRunAt)),
+            ("timeout", timeout.map { .double($0) } ?? .null),
+            ("exit_code", exitCode.map { .int(Int64($0)) } ?? .null),
+            ("last_error", lastError.map { .string($0) } ?? .null),
+            ("cwd", .string(cwd)),
+        ]
+        if !env.isEmpty { o.append(("env", .object(env.map { ($0.0, .string($0.1)) }))) }
+        if !dependsOn.isEmpty { o.append(("depends_on", .array(dependsOn.map { .string($0) }))) }
+        if let p = workerPid { o.append(("worker_pid", .int(Int64(p)))) }
+        if let s = workerStart { o.append(("worker_start", .int(s))) }
+        o.append(("started_at", t(startedAt)))
+        o.append(("finished_at", t(finishedAt)))
+        if let f = firstStartedAt { o.append(("first_started_at", .string(Clock.iso(f)))) }
+        o.append(("history", .array(history.map(\.json))))
+        return .object(o)
+    }
+
+    /// Compact JSON of the record, written directly as bytes (no intermediate `JSON` value): the
+    /// store serialises every job on compaction, so this is on the hot path. Same keys as `json`.
+    public func writeCompact(to w: inout ByteWriter) {
+        w.lit("{\"id\":"); w.str(id)
+        w.lit(",\"command\":"); w.str(command)
+        w.lit(",\"state\":\""); w.raw(state.rawValue); w.lit("\"")
+        w.lit(",\"attempts\":"); w.int(attempts)
+        w.lit(",\"max_retries\":"); w.int(maxRetries)
+        w.lit(",\"created_at\":"); w.time(createdAt)
+        w.lit(",\"updated_at\":"); w.time(updatedAt)
+        w.lit(",\"priority\":"); w.int(priority)
+        w.lit(",\"run_at\":"); w.time(runAt)
+        w.lit(",\"next_run_at\":"); w.time(nextRunAt)
+        w.lit(",\"timeout\":"); if let t = timeout { w.raw(JSON.format(t)) } else { w.lit("null") }
+        w.lit(",\"exit_code\":"); w.optInt(exitCode)
+        w.lit(",\"last_error\":"); if let e = lastError { w.str(e) } else { w.lit("null") }
+        w.lit(",\"cwd\":"); w.str(cwd)
+        if !env.isEmpty { w.lit(",\"env\":"); w.json(JSON.object(env.map { ($0.0, .string($0.1)) })) }
+        if !dependsOn.isEmpty { w.lit(",\"depends_on\":"); w.json(JSON.array(dependsOn.map { .string($0) })) }
+        if let p = workerPid { w.lit(",\"worker_pid\":"); w.int(p) }
+        if let s = workerStart { w.lit(",\"worker_start\":"); w.int(s) }
+        w.lit(",\"started_at\":"); w.time(startedAt)
+        w.lit(",\"finished_at\":"); w.time(finishedAt)
+        if let f = firstStartedAt { w.lit(",\"first_started_at\":"); w.time(f) }
+        w.lit(",\"history\":[")
+        for (n, a) in history.enumerated() {
+            if n > 0 { w.lit(",") }
+            a.writeCompact(to: &w)
+        }
+        w.lit("]}")
+    }
+
+    /// Decodes a stored record in one pass over its keys. Stored records were validated on the
+    /// way in, so this only guards against a damaged file; it returns nil rather than guessing.
+    public init?(json: JSON) {
+        guard case .object(let pairs) = json else { return nil }
+        var id: String?, command: String?, state: JobState?, created: Millis?
+        self.id = ""; self.command = ""; self.state = .pending; self.createdAt = 0; self.updatedAt = 0
+        self.maxRetries = 3; self.cwd = "/"
+        var updated: Millis?
+        func t(_ v: JSON) -> Millis? { v.stringValue.flatMap(Clock.parseISO) }
+        for (k, v) in pairs {
+            switch k {
+            case "id": id = v.stringValue
+            case "command": command = v.stringValue
+            case "state": state = v.stringValue.flatMap(JobState.init(rawValue:))
+            case "created_at": created = t(v)
+            case "updated_at": updated = t(v)
+            case "max_retries": maxRetries = Int(v.intValue ?? 3)
+            case "attempts": attempts = Int(v.intValue ?? 0)
+            case "priority": priority = Int(v.intValue ?? 0)
+            case "run_at": runAt = t(v)
+            case "next_run_at": nextRunAt = t(v)
+            case "timeout": timeout = v.doubleValue
+            case "exit_code": exitCode = v.intValue.map { Int($0) }
+            case "last_error": lastError = v.stringValue
+            case "cwd": cwd = v.stringValue ?? "/"
+            case "env": env = v.objectValue?.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? []
+            case "depends_on": dependsOn = v.arrayValue?.compactMap(\.stringValue) ?? []
+            case "worker_pid": workerPid = v.intValue.map { Int($0) }
+            case "worker_start": workerStart = v.intValue
+            case "started_at": startedAt = t(v)
+            case "finished_at": finishedAt = t(v)
+            case "first_started_at": firstStartedAt = t(v)
+            case "history": history = v.arrayValue?.compactMap(Attempt.init(json:)) ?? []
+            default: break
+            }
+        }
+        guard let i = id, let c = command, let st = state, let cr = created else { return nil }
+        self.id = i
+        self.command = c
+        self.state = st
+        self.createdAt = cr
+        self.updatedAt = updated ?? cr
+    }
+}

@@ -1,0 +1,163 @@
+import Glibc
+
+/// Turns user input (inline JSON, a file of objects/arrays/JSON Lines, or flags) into validated
+/// jobs. Every problem names the job and the key; a batch is checked whole before anything is written.
+public enum JobInput {
+    public static let allowedKeys: [String] = [
+        "id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "cwd", "env", "depends_on",
+    ]
+
+    /// Parses the text of `enqueue '<json>'` or `--file`: one object, an array, or JSON Lines.
+    public static func parseDocuments(_ text: [UInt8], source: String) throws -> [JSON] {
+        let values: [JSON]
+        do {
+            values = try text.withUnsafeBufferPointer { try JSONParser.parseSequence(bytes: $0) }
+        } catch let e as JSONParseError {
+            let line = text.prefix(e.offset).filter { $0 == 0x0A }.count + 1
+            throw QueueError.invalidJob("\(source): invalid JSON on line \(line): \(e.message)")
+        }
+        if values.isEmpty { throw QueueError.invalidJob("\(source): no job given (expected a JSON object, an array or JSON Lines)") }
+        if values.count == 1, case .array(let items) = values[0] {
+            if items.isEmpty { throw QueueError.invalidJob("\(source): the array holds no jobs") }
+            return items
+        }
+        return values
+    }
+
+    static func isValidId(_ id: String) -> Bool {
+        let b = Array(id.utf8)
+        guard (1...128).contains(b.count) else { return false }
+        func alnum(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
+        guard alnum(b[0]) else { return false }
+        return b.allSatisfy { alnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    public static let idRule = "ids are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+    private static var idCounter = 0
+
+    /// Unique without coordination: time, pid and a per-process counter.
+    public static func generateId(now: Millis) -> String {
+        idCounter += 1
+        return "j" + String(now, radix: 36) + "-" + String(getpid(), radix: 36) + (idCounter > 1 ? "-" + String(idCounter, radix: 36) : "")
+    }
+
+    /// Validates one job object. `label` says which job it is ("job 3", or its id).
+    public static func job(from value: JSON, index: Int, total: Int, config: Config, now: Millis, cwd: String) throws -> Job {
+        // Built only when there is an error to report: this runs for every job of a batch.
+        var label: String {
+            var l = total > 1 ? "job \(index + 1)" : "job"
+            if let id = value["id"]?.stringValue { l += " (\"\(id)\")" }
+            return l
+        }
+        guard case .object(let pairs) = value else {
+            throw QueueError.invalidJob("\(label): expected a JSON object, got \(value.typeName)")
+        }
+        func fail(_ key: String, _ what: String) -> QueueError { .invalidJob("\(label): \"\(key)\" \(what)") }
+        for (k, _) in pairs where !allowedKeys.contains(k) {
+            let hint = Suggest.closest(to: k, in: allowedKeys).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw QueueError.invalidJob("\(label): unknown key \"\(k)\"\(hint); allowed keys: \(allowedKeys.joined(separator: ", "))")
+        }
+        func int(_ key: String, min: Int64) throws -> Int? {
+            guard let v = value[key], !v.isNull else { return nil }
+            guard let i = v.intValue else { throw fail(key, "must be a whole number, got \(v.typeName == "a number" ? v.serialized() : v.typeName)") }
+            guard i >= min else { throw fail(key, "must be at least \(min), got \(i)") }
+            guard i <= 1_000_000_000 else { throw fail(key, "is too large (\(i))") }
+            return Int(i)
+        }
+        func seconds(_ key: String) throws -> Double? {
+            guard let v = value[key], !v.isNull else { return nil }
+            if let d = v.doubleValue {
+                guard d >= 0 else { throw fail(key, "must not be negative, got \(v.serialized())") }
+                return d
+            }
+            if let s = v.stringValue, let d = Clock.parseDuration(s) { return d }
+            throw fail(key, "must be seconds or a duration like \"30s\", \"5m\", \"2h\"")
+        }
+
+        guard let cmdValue = value["command"] else { throw QueueError.invalidJob("\(label): \"command\" is required") }
+        guard let command = cmdValue.stringValue else { throw fail("command", "must be a string, got \(cmdValue.typeName)") }
+        guard !command.trimmingSpaces().isEmpty else { throw fail("command", "must not be empty") }
+        guard !command.utf8.contains(0) else { throw fail("command", "must not contain a NUL byte") }
+
+        let id: String
+        if let v = value["id"], !v.isNull {
+            guard let s = v.stringValue else { throw fail("id", "must be a string, got \(v.typeName)") }
+            guard isValidId(s) else { throw fail("id", "is not a valid id: \(idRule)") }
+            id = s
+        } else {
+            id = generateId(now: now)
+        }
+
+        var job = Job(id: id, command: command, maxRetries: try int("max_retries", min: 0) ?? config.maxRetries,
+                      createdAt: now, cwd: cwd)
+        job.priority = try int("priority", min: -1_000_000_000) ?? 0
+        job.timeout = try seconds("timeout")
+
+        if let v = value["run_at"], !v.isNull {
+            guard let s = v.stringValue else { throw fail("run_at", "must be an ISO-8601 date string") }
+            guard let t = Clock.parseISO(s) else {
+                throw fail("run_at", "is not a date: \"\(s)\" (use ISO-8601, e.g. 2026-11-22T10:30:00Z)")
+            }
+            job.runAt = t
+        }
+        if let d = try seconds("delay") {
+            guard job.runAt == nil else { throw QueueError.invalidJob("\(label): give \"run_at\" or \"delay\", not both") }
+            job.runAt = now + Millis(d * 1000)
+        }
+        job.nextRunAt = job.runAt
+
+        if let v = value["cwd"], !v.isNull {
+            guard let s = v.stringValue, s.hasPrefix("/") else { throw fail("cwd", "must be an absolute directory path") }
+            job.cwd = s
+        }
+        if let v = value["env"], !v.isNull {
+            guard case .object(let e) = v else { throw fail("env", "must be an object of strings") }
+            for (k, val) in e {
+                guard let s = val.stringValue else { throw fail("env", "value of \(k) must be a string") }
+                guard !k.isEmpty, !k.contains("="), !k.utf8.contains(0), !s.utf8.contains(0) else {
+                    throw fail("env", "has an invalid variable name \"\(k)\"")
+                }
+                job.env.append((k, s))
+            }
+        }
+        if let v = value["depends_on"], !v.isNull {
+            let items: [JSON]
+            if case .array(let a) = v { items = a } else if v.stringValue != nil { items = [v] } else {
+                throw fail("depends_on", "must be an array of job ids")
+            }
+            for item in items {
+                guard let s = item.stringValue, isValidId(s) else { throw fail("depends_on", "must hold valid job ids") }
+                if s == id { throw fail("depends_on", "names the job itself") }
+                if !job.dependsOn.contains(s) { job.dependsOn.append(s) }
+            }
+        }
+        return job
+    }
+}
+
+/// "Did you mean …?" by edit distance.
+public enum Suggest {
+    public static func closest(to word: String, in candidates: [String]) -> String? {
+        var best: (String, Int)? = nil
+        for c in candidates {
+            let d = distance(Array(word.lowercased()), Array(c.lowercased()))
+            if d <= max(2, min(3, c.count / 3)) && d < c.count && (best == nil || d < best!.1) { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    static func distance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count)
+        for i in 1...a.count {
+            var cur = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            prev = cur
+        }
+        return prev[b.count]
+    }
+}

@@ -1,0 +1,32 @@
+/// Every error a user can see. `exitCode` follows SPEC §4: 2 for usage, 1 for failures.
+public enum QueueError: Error, CustomStringConvertible, Equatable {
+    case usage(String)                       // malformed input or arguments
+    case invalidJob(String)                  // bad job input: a usage error that names the job/key
+    case notFound(String)
+    case conflict(String)
+    case corrupt(path: String, reason: String)
+    case system(String)
+    case failed(String)                      // an operation that ran and did not succeed
+
+    public var exitCode: Int32 {
+        switch self {
+        case .usage, .invalidJob: return 2
+        default: return 1
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .usage(let m), .invalidJob(let m), .notFound(let m), .conflict(let m), .system(let m), .failed(let m):
+            return m
+        case .corrupt(let path, let reason):
+            return "\(path) is corrupt: \(reason); queuectl will not overwrite it (restore it from a backup or move it away)"
+        }
+    }
+
+    public static func from(_ error: Error) -> QueueError {
+        if let q = error as? QueueError { return q }
+        if let s = error as? SystemError { return .system(s.description) }
+        return .system("\(error)")
+    }
+}

@@ -1,0 +1,146 @@
+import Glibc
+
+/// How an attempt ended, as the runner observed it.
+public struct Outcome {
+    public var exitCode: Int?
+    public var signal: Int?
+    public var timedOut = false
+    public var timeoutSeconds: Double = 0
+    public var error: String?            // set when the command could not be started, or the worker was lost
+    public var outputBytes: Int = 0
+
+    public init(exitCode: Int? = nil, signal: Int? = nil) {
+        self.exitCode = exitCode
+        self.signal = signal
+    }
+
+    public var succeeded: Bool { exitCode == 0 && signal == nil && !timedOut && error == nil }
+
+    /// Why it failed, in words (`last_error`).
+    public var reason: String? {
+        if succeeded { return nil }
+        if let e = error { return e }
+        if timedOut { return "timed out after \(Clock.humanDuration(timeoutSeconds))" }
+        if let s = signal { return "killed by signal \(s) (\(Lifecycle.signalName(s)))" }
+        switch exitCode {
+        case 127?: return "command not found (exit code 127)"
+        case 126?: return "command could not be executed (exit code 126)"
+        case let c?: return "exit code \(c)"
+        default: return "failed"
+        }
+    }
+}
+
+/// The state transitions of a job (SPEC §3), in one place.
+public enum Lifecycle {
+    /// Seconds to wait after the k-th failed attempt: min(backoff_base^k, backoff_max).
+    public static func backoff(afterAttempt k: Int, config: Config) -> Double {
+        min(pow(config.backoffBase, Double(k)), config.backoffMax)
+    }
+
+    public static func claim(_ job: inout Job, now: Millis, workerPid: Int, workerStart: Int64?) {
+        job.state = .processing
+        job.attempts += 1
+        job.workerPid = workerPid
+        job.workerStart = workerStart
+        job.startedAt = now
+        job.finishedAt = nil
+        if job.firstStartedAt == nil { job.firstStartedAt = now }
+        job.updatedAt = now
+        job.history.append(Attempt(number: (job.history.last?.number ?? 0) + 1, startedAt: now, workerPid: workerPid))
+    }
+
+    public enum Result: Equatable { case completed, retry(at: Millis), dead }
+
+    /// Records the attempt's end and decides: completed, retry later, or the DLQ.
+    @discardableResult
+    public static func finish(_ job: inout Job, outcome: Outcome, now: Millis, config: Config) -> Result {
+        if var last = job.history.popLast() {
+            last.finishedAt = now
+            last.exitCode = outcome.exitCode
+            last.signal = outcome.signal
+            last.error = outcome.reason
+            last.outputBytes = outcome.outputBytes
+            job.history.append(last)
+        }
+        job.exitCode = outcome.exitCode
+        job.workerPid = nil
+        job.workerStart = nil
+        job.updatedAt = now
+        if outcome.succeeded {
+            job.state = .completed
+            job.lastError = nil
+            job.finishedAt = now
+            job.nextRunAt = nil
+            return .completed
+        }
+        job.lastError = outcome.reason
+        if job.attempts <= job.maxRetries {
+            let at = now + Millis(backoff(afterAttempt: job.attempts, config: config) * 1000)
+            job.state = .failed
+            job.nextRunAt = at
+            return .retry(at: at)
+        }
+        job.state = .dead
+        job.finishedAt = now
+        job.nextRunAt = nil
+        return .dead
+    }
+
+    /// A running job that was interrupted on purpose (`worker stop --force`): back to pending,
+    /// the interrupted attempt not counted against its retries.
+    public static func requeue(_ job: inout Job, now: Millis, reason: String) {
+        if var last = job.history.popLast() {
+            last.finishedAt = now
+            last.error = reason
+            job.history.append(last)
+        }
+        job.state = .pending
+        job.attempts = max(0, job.attempts - 1)
+        job.workerPid = nil
+        job.workerStart = nil
+        job.nextRunAt = nil
+        job.lastError = reason
+        job.updatedAt = now
+    }
+
+    /// `dlq retry`: back to pending with a fresh set of attempts, runnable now.
+    public static func retryFromDLQ(_ job: inout Job, now: Millis) {
+        job.state = .pending
+        job.attempts = 0
+        job.nextRunAt = nil
+        job.runAt = nil
+        job.finishedAt = nil
+        job.updatedAt = now
+    }
+
+    public static func cancel(_ job: inout Job, now: Millis, reason: String) {
+        job.state = .cancelled
+        job.lastError = reason
+        job.workerPid = nil
+        job.workerStart = nil
+        job.nextRunAt = nil
+        job.finishedAt = now
+        job.updatedAt = now
+    }
+
+    public static func signalName(_ s: Int) -> String {
+        switch Int32(s) {
+        case SIGHUP: return "SIGHUP"
+        case SIGINT: return "SIGINT"
+        case SIGQUIT: return "SIGQUIT"
+        case SIGILL: return "SIGILL"
+        case SIGABRT: return "SIGABRT"
+        case SIGFPE: return "SIGFPE"
+        case SIGKILL: return "SIGKILL"
+        case SIGSEGV: return "SIGSEGV"
+        case SIGPIPE: return "SIGPIPE"
+        case SIGALRM: return "SIGALRM"
+        case SIGTERM: return "SIGTERM"
+        case SIGUSR1: return "SIGUSR1"
+        case SIGUSR2: return "SIGUSR2"
+        case SIGBUS: return "SIGBUS"
+        default: return "signal \(s)"
+        }
+    }
+}

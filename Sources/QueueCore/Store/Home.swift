@@ -1,0 +1,52 @@
+import Glibc
+
+/// The data directory of one queue and the names of the files in it (SPEC §2).
+public struct Home {
+    public let path: String
+
+    public init(path: String) {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        self.path = p
+    }
+
+    /// `--home`, else `$QUEUECTL_HOME`, else `$XDG_DATA_HOME/queuectl`, else `~/.local/share/queuectl`.
+    /// Uses `$HOME`, not NSS: the binary is static.
+    public static func resolve(flag: String?) throws -> Home {
+        if let f = flag { return Home(path: absolute(f)) }
+        if let q = Posix.env("QUEUECTL_HOME") { return Home(path: absolute(q)) }
+        if let x = Posix.env("XDG_DATA_HOME") { return Home(path: absolute(x) + "/queuectl") }
+        guard let h = Posix.env("HOME") else {
+            throw QueueError.usage("cannot find a home for the queue: set QUEUECTL_HOME or pass --home DIR")
+        }
+        return Home(path: absolute(h) + "/.local/share/queuectl")
+    }
+
+    static func absolute(_ p: String) -> String {
+        p.hasPrefix("/") ? p : Posix.currentDirectory() + "/" + p
+    }
+
+    public var snapshot: String { path + "/jobs.json" }
+    public var idIndex: String { path + "/jobs.ids" }
+    public var journal: String { path + "/journal.jsonl" }
+    public var lock: String { path + "/queue.lock" }
+    public var config: String { path + "/config.json" }
+    public var pidFile: String { path + "/workers.pid" }
+    public var supervisorLock: String { path + "/supervisor.lock" }
+    public var logs: String { path + "/logs" }
+
+    /// Log directory of a job. Ids are validated (`^[A-Za-z0-9][A-Za-z0-9._-]*$`), so this
+    /// can never name a path outside `logs/`.
+    public func logDirectory(job id: String) -> String { logs + "/" + id }
+    public func logFile(job id: String, attempt: Int) -> String { logDirectory(job: id) + "/\(attempt).log" }
+
+    /// Creates the home (0700) and `logs/` on first use.
+    public func create() throws {
+        let old = umask(0o077)
+        defer { umask(old) }
+        try Posix.makeDirectories(path, mode: 0o700)
+        try Posix.makeDirectories(logs, mode: 0o700)
+    }
+
+    public var exists: Bool { Posix.exists(path) }
+}

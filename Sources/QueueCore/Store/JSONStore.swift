@@ -1,0 +1,513 @@
+import Glibc
+
+/// The only code that touches the queue's files (SPEC §6).
+///
+/// Every change goes through `transaction`: lock `queue.lock` (flock, exclusive), bring the state
+/// up to date, let the caller mutate, append the changes to `journal.jsonl` and fdatasync, unlock.
+/// The journal is folded into a new `jobs.json` (temp + fsync + rename + directory fsync) when it
+/// passes `compactThreshold`, so one change costs the same whatever the number of jobs.
+///
+/// Two ways to see the state inside a transaction:
+/// - light (enqueue): the snapshot's header, `jobs.ids` and a scan of the journal — enough to
+///   check that an id is free without reading any job;
+/// - full (`tx.state`, `tx.job`): every job in memory. Long-lived processes (workers) keep it and
+///   read only the journal bytes appended since they last looked.
+public final class JSONStore {
+    public let home: Home
+    /// Journal size that triggers compaction. Small enough that scanning the journal stays cheap.
+    public var compactThreshold = 1 << 20
+
+    private var lockFd: Int32 = -1
+    private var journalFd: Int32 = -1
+    private var cache: Cache?
+
+    /// What this process has loaded: the full state at (snapshot inode, journal offset).
+    struct Cache {
+        var state: QueueState
+        var generation: Int64
+        var snapshotIno: UInt64
+        var journalOffset: Int
+    }
+
+    public init(home: Home) {
+        self.home = home
+    }
+
+    deinit { closeFiles() }
+
+    /// Drops inherited descriptors and cached state; a forked child calls this before using the store
+    /// (an inherited flock descriptor would share the parent's lock).
+    public func closeFiles() {
+        if lockFd >= 0 { close(lockFd); lockFd = -1 }
+        if journalFd >= 0 { close(journalFd); journalFd = -1 }
+        cache = nil
+    }
+
+    // MARK: - Public API
+
+    /// Read-modify-write under the exclusive lock. If `body` throws, nothing is written.
+    @discardableResult
+    public func transaction<T>(_ body: (Transaction) throws -> T) throws -> T {
+        try lock(LOCK_EX)
+        defer { unlock() }
+        let tx = try begin()
+        let result: T
+        do {
+            result = try body(tx)
+        } catch {
+            tx.rollback()
+            throw error
+        }
+        try commit(tx)
+        return result
+    }
+
+    /// A consistent view of every job. The shared lock is held only while the files are read.
+    public func read<T>(_ body: (QueueState) throws -> T) throws -> T {
+        try lock(LOCK_SH)
+        let state: QueueState
+        do {
+            let view = try refresh(full: true)
+            state = view.loaded ?? cache?.state ?? QueueState()
+        } catch {
+            unlock()
+            throw error
+        }
+        unlock()
+        return try body(state)
+    }
+
+    /// Jobs per state without loading any job: the snapshot header plus the journal's transitions.
+    public func counts() throws -> [JobState: Int] {
+        try lock(LOCK_SH)
+        defer { unlock() }
+        if let c = cache, (try? snapshotIno()) == c.snapshotIno {
+            let view = try refresh(full: true)
+            return (view.loaded ?? cache?.state ?? QueueState()).counts
+        }
+        let view = try refresh(full: false)
+        var counts = view.meta?.counts ?? [:]
+        for e in try view.journalEntries(path: home.journal) {
+            if let f = e.from { counts[f, default: 0] -= 1 }
+            if let t = e.to { counts[t, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    public func config() throws -> Config {
+        guard let bytes = try Posix.readFile(home.config) else { return Config() }
+        guard let json = try? JSONParser.parse(bytes: bytes) else {
+            throw QueueError.corrupt(path: home.config, reason: "not valid JSON")
+        }
+        return try Config(json: json, path: home.config)
+    }
+
+    public func updateConfig(_ body: (inout Config) throws -> Void) throws {
+        try lock(LOCK_EX)
+        defer { unlock() }
+        var c = try config()
+        try body(&c)
+        try Posix.atomicWrite(path: home.config, text: c.json.pretty() + "\n")
+    }
+
+    /// A checksum-free fingerprint of the home's state files, for "nothing was written" tests.
+    public var journalSize: Int { Posix.fileSize(home.journal) ?? 0 }
+
+    // MARK: - Locking
+
+    private func lock(_ op: Int32) throws {
+        if lockFd < 0 {
+            try home.create()
+            lockFd = try Posix.open(home.lock, O_RDWR | O_CREAT, 0o600)
+        }
+        while flock(lockFd, op) != 0 {
+            if errno == EINTR { continue }
+            throw SystemError(operation: "lock", path: home.lock, code: errno)
+        }
+    }
+
+    private func unlock() {
+        if lockFd >= 0 { flock(lockFd, LOCK_UN) }
+    }
+
+    // MARK: - Loading
+
+    /// What a refresh learned: the snapshot header (light) or the full state (in `cache`),
+    /// the journal's entries (light) and where the journal's valid bytes end.
+    struct View {
+        var meta: SnapshotFile.Meta?
+        var generation: Int64
+        var snapshotExists: Bool
+        /// Light mode: the journal's bytes and where its change lines start (after the header).
+        var journalBytes: [UInt8] = []
+        var changesStart = 0
+
+        /// Scans the change lines' id/op/from/to (for counts), without parsing jobs.
+        func journalEntries(path: String) throws -> [JournalFile.Entry] {
+            guard !journalNeedsReset else { return [] }
+            return try journalBytes.withUnsafeBufferPointer { buf in
+                try JournalFile.lineRanges(buf, from: changesStart, to: journalValidEnd).enumerated().map { n, r in
+                    try JournalFile.scan(UnsafeBufferPointer(rebasing: buf[r]), path: path, lineNo: n + 2)
+                }
+            }
+        }
+        var journalSize = 0
+        var journalValidEnd = 0
+        var journalNeedsReset = false
+        /// The full state was loaded (into `cache`, or `loaded` when it cannot be cached).
+        var loaded: QueueState?
+    }
+
+    private func snapshotIno() throws -> UInt64? {
+        var st = stat()
+        if stat(home.snapshot, &st) != 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError(operation: "stat", path: home.snapshot, code: errno)
+        }
+        return UInt64(st.st_ino)
+    }
+
+    private func openJournal() throws -> Int32 {
+        if journalFd < 0 {
+            journalFd = try Posix.open(home.journal, O_RDWR | O_CREAT | O_APPEND, 0o600)
+        }
+        return journalFd
+    }
+
+    /// Brings this process's view up to date. Caller holds the lock.
+    func refresh(full: Bool) throws -> View {
+        let ino = try snapshotIno()
+        let jfd = try openJournal()
+        let jpath = home.journal
+
+        // Incremental: same snapshot file as last time, read only the appended journal bytes.
+        if full, var c = cache, let ino = ino, c.snapshotIno == ino, try journalGeneration(jfd) == c.generation {
+            let fresh = try Posix.readAll(fd: jfd, from: c.journalOffset, path: jpath)
+            var view = View(meta: nil, generation: c.generation, snapshotExists: true)
+            if Posix.fileSize(jpath).map({ $0 < c.journalOffset }) ?? true {
+                cache = nil  // journal shrank under us: reload from scratch
+                return try refresh(full: full)
+            }
+            try fresh.withUnsafeBufferPointer { buf in
+                let validEnd = JournalFile.validEnd(buf)
+                for r in JournalFile.lineRanges(buf, from: 0, to: validEnd) {
+                    let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: jpath, lineNo: 0)
+                    apply(e, to: &c.state)
+                }
+                c.journalOffset += validEnd
+                view.journalSize = c.journalOffset + (buf.count - validEnd)
+                view.journalValidEnd = c.journalOffset
+            }
+            cache = c
+            return view
+        }
+
+        // From scratch.
+        var view = View(meta: nil, generation: 0, snapshotExists: ino != nil)
+        var state = QueueState()
+        if ino != nil {
+            if full {
+                guard let bytes = try Posix.readFile(home.snapshot) else { return try refresh(full: full) }
+                let (s, gen) = try SnapshotFile.decode(bytes: bytes, path: home.snapshot)
+                state = s
+                view.generation = gen
+            } else {
+                let meta = try readSnapshotMeta()
+                view.meta = meta
+                view.generation = meta.generation
+            }
+        }
+        let jbytes = try Posix.readAll(fd: jfd, from: 0, path: jpath)
+        view.journalSize = jbytes.count
+        try jbytes.withUnsafeBufferPointer { buf in
+            let validEnd = JournalFile.validEnd(buf)
+            view.journalValidEnd = validEnd
+            guard let firstEnd = JournalFile.nextNewline(buf, from: 0), firstEnd < validEnd else {
+                view.journalNeedsReset = true  // empty, or only a torn header
+                return
+            }
+            guard let jgen = JournalFile.parseHeader(UnsafeBufferPointer(rebasing: buf[0..<firstEnd])) else {
+                throw QueueError.corrupt(path: jpath, reason: "the first line is not a journal header")
+            }
+            if ino == nil && validEnd > firstEnd + 1 {
+                throw QueueError.corrupt(path: home.snapshot, reason: "the file is missing while \(jpath) holds changes")
+            }
+            if jgen > view.generation {
+                throw QueueError.corrupt(path: jpath, reason: "it belongs to a newer jobs.json (generation \(jgen), jobs.json has \(view.generation))")
+            }
+            if jgen < view.generation {
+                // A compaction finished its rename and died before resetting the journal:
+                // these changes are already in jobs.json.
+                view.journalNeedsReset = true
+                return
+            }
+            view.changesStart = firstEnd + 1
+            if full {
+                for (n, r) in JournalFile.lineRanges(buf, from: firstEnd + 1, to: validEnd).enumerated() {
+                    apply(try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: jpath, lineNo: n + 2), to: &state)
+                }
+            }
+        }
+        if !full { view.journalBytes = jbytes }
+        if full {
+            let c = Cache(state: state, generation: view.generation, snapshotIno: ino ?? 0,
+                          journalOffset: view.journalValidEnd)
+            if ino == nil || view.journalNeedsReset {
+                cache = nil
+                view.loaded = state
+            } else {
+                cache = c
+            }
+        } else {
+            cache = nil
+        }
+        return view
+    }
+
+    /// The generation in the journal's header line (every compaction bumps it), so a reused
+    /// inode number of jobs.json cannot fool the incremental path.
+    private func journalGeneration(_ fd: Int32) throws -> Int64? {
+        var head = [UInt8](repeating: 0, count: 96)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 96, 0) }
+        guard n > 0, let nl = head[0..<n].firstIndex(of: 0x0A) else { return nil }
+        return head.withUnsafeBufferPointer { JournalFile.parseHeader(UnsafeBufferPointer(rebasing: $0[0..<nl])) }
+    }
+
+    private func apply(_ e: JournalFile.Entry, to state: inout QueueState) {
+        switch e.op {
+        case .put: if let j = e.job { state.put(j) }
+        case .del: state.remove(e.id)
+        }
+    }
+
+    /// Reads only the header line and the size of `jobs.json`.
+    private func readSnapshotMeta() throws -> SnapshotFile.Meta {
+        let fd = try Posix.open(home.snapshot, O_RDONLY)
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        let size = Int(st.st_size)
+        var head = [UInt8](repeating: 0, count: min(size, 65536))
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+        guard n == head.count, let nl = head.firstIndex(of: 0x0A) else {
+            throw QueueError.corrupt(path: home.snapshot, reason: "no header line")
+        }
+        var tail = [UInt8](repeating: 0, count: 3)
+        if size >= 3 { _ = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 3, off_t(size - 3)) } }
+        return try SnapshotFile.readMeta(headerLine: Array(head[0..<nl]), fileSize: size, tail: tail, path: home.snapshot)
+    }
+
+    // MARK: - Transactions
+
+    private func begin() throws -> Transaction {
+        var view = try refresh(full: cache != nil)
+        let state = takeCachedState(&view)
+        return Transaction(store: self, view: view, config: try config(), state: state)
+    }
+
+    /// Moves the full state out of the cache so the transaction owns the only reference:
+    /// mutating a shared dictionary would copy every job (copy-on-write) on each change.
+    private func takeCachedState(_ view: inout View) -> QueueState? {
+        if let loaded = view.loaded {
+            view.loaded = nil
+            return loaded
+        }
+        guard cache != nil else { return nil }
+        let s = cache!.state
+        cache!.state = QueueState()
+        return s
+    }
+
+    fileprivate func loadFull(_ tx: Transaction) throws -> QueueState {
+        var view = try refresh(full: true)
+        let s = takeCachedState(&view) ?? QueueState()
+        tx.view = view
+        return s
+    }
+
+    fileprivate func dropCache() { cache = nil }
+
+    private func commit(_ tx: Transaction) throws {
+        guard !tx.lines.isEmpty else {
+            // Nothing to write: hand the (unchanged) state back to the cache.
+            if cache != nil, let s = tx.fullState { cache!.state = s } else { cache = nil }
+            tx.fullState = nil
+            return
+        }
+        let jfd = try openJournal()
+        let newBytes = tx.lines.reduce(0) { $0 + $1.count }
+        if tx.view.journalSize + newBytes > compactThreshold {
+            // Fold straight into a new snapshot: cheaper than appending megabytes and reading them back.
+            let state = try tx.state
+            tx.fullState = nil
+            try compact(state: state, generation: tx.view.generation)
+            return
+        }
+        var view = tx.view
+        if !view.snapshotExists {
+            // First write in this home: lay down an empty snapshot so jobs.json always exists.
+            try writeSnapshot(QueueState(), generation: 1)
+            view.generation = 1
+            view.journalNeedsReset = true
+        }
+        var text: [UInt8] = []
+        text.reserveCapacity(newBytes + 64)
+        if view.journalNeedsReset {
+            guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
+            text = Array(JournalFile.header(generation: view.generation).utf8)
+        } else if view.journalValidEnd < view.journalSize {
+            // Cut off a torn last line left by a writer that died mid-append.
+            guard ftruncate(jfd, off_t(view.journalValidEnd)) == 0 else {
+                throw SystemError(operation: "truncate", path: home.journal, code: errno)
+            }
+        }
+        for l in tx.lines { text.append(contentsOf: l) }
+        try Posix.writeAll(fd: jfd, text, path: home.journal)
+        guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+
+        let size = Posix.fileSize(home.journal) ?? 0
+        if cache != nil, let s = tx.fullState, !view.journalNeedsReset, view.snapshotExists {
+            // Our in-memory state already has these changes (the transaction applied them).
+            tx.fullState = nil
+            cache!.state = s
+            cache!.journalOffset = size
+        } else {
+            cache = nil
+        }
+    }
+
+    /// Folds the journal into a new `jobs.json` and starts an empty journal. Caller holds the lock.
+    public func compact() throws {
+        let view = try refresh(full: true)
+        var v = view
+        guard let state = takeCachedState(&v) else { return }
+        try compact(state: state, generation: view.generation)
+    }
+
+    private func compact(state: QueueState, generation: Int64) throws {
+        for name in Posix.listDirectory(home.path) where name.contains(".tmp-") {
+            unlink(home.path + "/" + name)  // left by a writer that died before its rename
+        }
+        let gen = generation + 1
+        try writeSnapshot(state, generation: gen)
+        let jfd = try openJournal()
+        guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
+        let header = JournalFile.header(generation: gen)
+        try Posix.writeAll(fd: jfd, header, path: home.journal)
+        guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+        cache = Cache(state: state, generation: gen, snapshotIno: (try snapshotIno()) ?? 0,
+                      journalOffset: header.utf8.count)
+    }
+
+    /// Compacts under the lock (for `purge` and tests).
+    public func compactNow() throws {
+        try lock(LOCK_EX)
+        defer { unlock() }
+        try compact()
+    }
+
+    private func writeSnapshot(_ state: QueueState, generation: Int64) throws {
+        // The id index first: if we die before the snapshot's rename, its generation will not
+        // match and readers fall back to loading the jobs.
+        try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(ids: Array(state.jobs.keys), generation: generation))
+        try Posix.atomicWrite(path: home.snapshot, byteChunks: SnapshotFile.encode(state: state, generation: generation))
+    }
+}
+
+/// One read-modify-write. Reads see the transaction's own changes.
+public final class Transaction {
+    fileprivate unowned let store: JSONStore
+    fileprivate var view: JSONStore.View
+    fileprivate var lines: [[UInt8]] = []
+    /// The full state, once something asked for it (mutated in place).
+    fileprivate var fullState: QueueState?
+    private var undo: [(String, Job?)] = []
+    /// Light mode: ids put or deleted by this transaction.
+    private var lightIds: [String: Bool] = [:]
+    private var indexFd: Int32?
+
+    deinit { if let fd = indexFd, fd >= 0 { close(fd) } }
+    public let config: Config
+    public let now: Millis
+    public var storeHome: Home { store.home }
+
+    fileprivate init(store: JSONStore, view: JSONStore.View, config: Config, state: QueueState?) {
+        self.store = store
+        self.view = view
+        self.config = config
+        self.now = Clock.nowMillis()
+        self.fullState = state
+    }
+
+    /// Every job, loading them if this transaction has not yet. Do not keep the returned value
+    /// across a `put`: a second reference makes the next change copy every job.
+    public var state: QueueState {
+        get throws {
+            if let s = fullState { return s }
+            var s = try store.loadFull(self)
+            // Replay this transaction's own light-mode changes onto the freshly loaded state.
+            for (id, _) in undo { if let j = pendingJobs[id] { s.put(j) } else { s.remove(id) } }
+            fullState = s
+            return s
+        }
+    }
+
+    private var pendingJobs: [String: Job] = [:]
+
+    public func job(_ id: String) throws -> Job? { try state[id] }
+
+    /// Whether an id is taken, without loading jobs when the home's index can answer.
+    public func contains(_ id: String) throws -> Bool {
+        if let s = fullState { return s[id] != nil }
+        if let known = lightIds[id] { return known }
+        if !view.journalNeedsReset {
+            let op = view.journalBytes.withUnsafeBufferPointer {
+                JournalFile.lastOp(of: id, in: $0, from: view.changesStart, to: view.journalValidEnd)
+            }
+            if let op = op { return op == .put }
+        }
+        if view.snapshotExists {
+            if indexFd == nil { indexFd = Glibc.open(store.home.idIndex, O_RDONLY | O_CLOEXEC) }
+            guard let fd = indexFd, fd >= 0, let inIndex = IdIndexFile.contains(id, fd: fd, generation: view.generation) else {
+                return try state[id] != nil  // index missing or stale: ask the jobs themselves
+            }
+            return inIndex
+        }
+        return false
+    }
+
+    /// Adds or replaces a job (updated_at is the caller's to set).
+    public func put(_ job: Job) throws {
+        let old: Job?
+        let from: JobState?
+        if fullState != nil {
+            old = fullState?[job.id]
+            from = old?.state
+            fullState?.put(job)
+        } else {
+            old = pendingJobs[job.id]
+            from = old?.state
+            lightIds[job.id] = true
+        }
+        undo.append((job.id, old))
+        pendingJobs[job.id] = job
+        lines.append(JournalFile.line(put: job, from: from))
+    }
+
+    public func delete(_ id: String) throws {
+        guard let old = try state[id] else { return }
+        fullState?.remove(id)
+        undo.append((id, old))
+        pendingJobs[id] = nil
+        lines.append(JournalFile.line(delete: id, from: old.state))
+    }
+
+    public var changeCount: Int { lines.count }
+
+    fileprivate func rollback() {
+        lines.removeAll()
+        // The state was moved out of the store's cache and may hold half the changes: reload next time.
+        fullState = nil
+        store.dropCache()
+    }
+}

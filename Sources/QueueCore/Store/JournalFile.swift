@@ -1,0 +1,148 @@
+import Glibc
+
+/// The on-disk format of `journal.jsonl`: the changes since the snapshot, one JSON line each.
+///
+///     {"journal":"queuectl","generation":7}
+///     {"id":"a1","op":"put","from":null,"to":"pending","job":{…}}
+///     {"id":"a1","op":"del","from":"completed","to":null}
+///
+/// The first four keys are always written in this order, and ids and states never need JSON
+/// escaping, so `scan` can read id/op/from/to without parsing the job (cheap enqueue and status).
+public enum JournalFile {
+    public enum Op: String { case put, del }
+
+    public struct Entry {
+        public var id: String
+        public var op: Op
+        public var from: JobState?
+        public var to: JobState?
+        public var job: Job?
+    }
+
+    public static func header(generation: Int64) -> String {
+        "{\"journal\":\"queuectl\",\"generation\":\(generation)}\n"
+    }
+
+    public static func line(put job: Job, from: JobState?) -> [UInt8] {
+        var w = ByteWriter(capacity: 512)
+        w.lit("{\"id\":\""); w.raw(job.id)
+        w.lit("\",\"op\":\"put\",\"from\":"); w.raw(stateJSON(from))
+        w.lit(",\"to\":\""); w.raw(job.state.rawValue)
+        w.lit("\",\"job\":")
+        job.writeCompact(to: &w)
+        w.lit("}\n")
+        return w.bytes
+    }
+
+    public static func line(delete id: String, from: JobState) -> [UInt8] {
+        Array("{\"id\":\"\(id)\",\"op\":\"del\",\"from\":\"\(from.rawValue)\",\"to\":null}\n".utf8)
+    }
+
+    static func stateJSON(_ s: JobState?) -> String { s.map { "\"" + $0.rawValue + "\"" } ?? "null" }
+
+    /// Index of the next newline at or after `from`.
+    @inline(__always)
+    public static func nextNewline(_ buf: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard from < buf.count, let base = buf.baseAddress else { return nil }
+        guard let p = memchr(base + from, 0x0A, buf.count - from) else { return nil }
+        return base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// End of the last complete line. Bytes after it are a torn append (a writer died
+    /// mid-write): they are ignored by readers and cut off by the next writer.
+    public static func validEnd(_ buf: UnsafeBufferPointer<UInt8>) -> Int {
+        var i = buf.count
+        while i > 0 && buf[i - 1] != 0x0A { i -= 1 }
+        return i
+    }
+
+    /// Ranges of the non-empty lines in `from..<to` (without their newlines).
+    public static func lineRanges(_ buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var start = from
+        while start < to, let nl = nextNewline(buf, from: start), nl < to {
+            if nl > start { out.append(start..<nl) }
+            start = nl + 1
+        }
+        return out
+    }
+
+    /// The last operation recorded for `id` in the change lines, found by comparing line
+    /// prefixes (`{"id":"<id>","op":"`) without parsing anything.
+    public static func lastOp(of id: String, in buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Op? {
+        let prefix = Array("{\"id\":\"\(id)\",\"op\":\"".utf8)
+        var result: Op? = nil
+        var start = from
+        while start < to {
+            let nl = nextNewline(buf, from: start) ?? to
+            if nl - start > prefix.count + 3 {
+                var same = true
+                for k in 0..<prefix.count where buf[start + k] != prefix[k] { same = false; break }
+                if same { result = buf[start + prefix.count] == UInt8(ascii: "p") ? .put : .del }
+            }
+            start = nl + 1
+        }
+        return result
+    }
+
+    /// Parses the header line; nil if it is not one.
+    public static func parseHeader(_ line: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard let v = try? JSONParser.parse(bytes: line), v["journal"]?.stringValue == "queuectl" else { return nil }
+        return v["generation"]?.intValue
+    }
+
+    /// Full parse of a change line.
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>, path: String, lineNo: Int) throws -> Entry {
+        guard let v = try? JSONParser.parse(bytes: line), let id = v["id"]?.stringValue,
+              let op = v["op"]?.stringValue.flatMap(Op.init(rawValue:)) else {
+            throw QueueError.corrupt(path: path, reason: "line \(lineNo) is not a valid change")
+        }
+        let from = v["from"]?.stringValue.flatMap(JobState.init(rawValue:))
+        let to = v["to"]?.stringValue.flatMap(JobState.init(rawValue:))
+        var job: Job? = nil
+        if op == .put {
+            guard let j = v["job"].flatMap(Job.init(json:)), j.id == id else {
+                throw QueueError.corrupt(path: path, reason: "line \(lineNo) holds an invalid job")
+            }
+            job = j
+        }
+        return Entry(id: id, op: op, from: from, to: to, job: job)
+    }
+
+    /// Reads id/op/from/to from the fixed-layout prefix of a change line without parsing the job.
+    public static func scan(_ line: UnsafeBufferPointer<UInt8>, path: String, lineNo: Int) throws -> Entry {
+        var i = 0
+        func expect(_ lit: String) -> Bool {
+            for b in lit.utf8 {
+                guard i < line.count, line[i] == b else { return false }
+                i += 1
+            }
+            return true
+        }
+        func quoted() -> String? {
+            let start = i
+            while i < line.count && line[i] != UInt8(ascii: "\"") {
+                if line[i] == UInt8(ascii: "\\") { return nil }
+                i += 1
+            }
+            guard i < line.count else { return nil }
+            let s = String(decoding: UnsafeBufferPointer(rebasing: line[start..<i]), as: UTF8.self)
+            i += 1
+            return s
+        }
+        func state() -> (ok: Bool, JobState?) {
+            if expect("null") { return (true, nil) }
+            guard expect("\""), let s = quoted(), let st = JobState(rawValue: s) else { return (false, nil) }
+            return (true, st)
+        }
+        guard expect("{\"id\":\""), let id = quoted(), expect(",\"op\":\""), let opText = quoted(),
+              let op = Op(rawValue: opText), expect(",\"from\":") else {
+            return try parse(line, path: path, lineNo: lineNo)
+        }
+        let from = state()
+        guard from.ok, expect(",\"to\":") else { return try parse(line, path: path, lineNo: lineNo) }
+        let to = state()
+        guard to.ok, line.last == UInt8(ascii: "}") else { return try parse(line, path: path, lineNo: lineNo) }
+        return Entry(id: id, op: op, from: from.1, to: to.1, job: nil)
+    }
+}

@@ -1,0 +1,195 @@
+import Glibc
+
+/// The on-disk format of `jobs.json`: valid JSON, laid out one job per line so it can be read
+/// line by line (bounded memory) and its header read without touching the jobs:
+///
+///     {"meta":{"format":"queuectl-jobs","version":1,"generation":7,"job_count":2,"jobs_bytes":N,"counts":{…}},
+///     "jobs":[
+///     {…job…},
+///     {…job…}
+///     ]}
+///
+/// `jobs_bytes` is the length of everything after the first line, so a truncated file is caught
+/// even by commands that read only the header.
+public enum SnapshotFile {
+    public struct Meta: Equatable {
+        public var generation: Int64
+        public var jobCount: Int
+        public var counts: [JobState: Int]
+        public var jobsBytes: Int
+    }
+
+    static let prefix = "{\"meta\":"
+
+    public static func encode(state: QueueState, generation: Int64) -> [[UInt8]] {
+        var body: [[UInt8]] = []
+        var w = ByteWriter(capacity: 1 << 20)
+        w.lit("\"jobs\":[\n")
+        var total = 0
+        var n = 0
+        let ordered = state.ordered()
+        for job in ordered {
+            job.writeCompact(to: &w)
+            n += 1
+            if n == ordered.count { w.lit("\n") } else { w.lit(",\n") }
+            if w.bytes.count > 1 << 20 {
+                total += w.bytes.count
+                body.append(w.bytes)
+                w = ByteWriter(capacity: 1 << 20)
+            }
+        }
+        w.lit("]}\n")
+        total += w.bytes.count
+        body.append(w.bytes)
+        let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(state.count($0)))) })
+        let meta = JSON.object([
+            ("format", .string("queuectl-jobs")), ("version", .int(1)),
+            ("generation", .int(generation)), ("job_count", .int(Int64(state.count))),
+            ("jobs_bytes", .int(Int64(total))), ("counts", counts),
+        ])
+        return [Array((prefix + meta.serialized() + ",\n").utf8)] + body
+    }
+
+    /// Reads and checks the header line; `fileSize` and the last bytes catch a truncated file.
+    public static func readMeta(headerLine line: [UInt8], fileSize: Int, tail: [UInt8], path: String) throws -> Meta {
+        let pre = Array(prefix.utf8)
+        guard line.count > pre.count + 1, Array(line.prefix(pre.count)) == pre, line.last == UInt8(ascii: ",") else {
+            throw corrupt(path, "the first line is not a queuectl header")
+        }
+        let metaBytes = Array(line[pre.count..<(line.count - 1)])
+        guard let meta = try? JSONParser.parse(bytes: metaBytes), meta["format"]?.stringValue == "queuectl-jobs",
+              let gen = meta["generation"]?.intValue, let count = meta["job_count"]?.intValue,
+              let jb = meta["jobs_bytes"]?.intValue, case .object(let cs)? = meta["counts"] else {
+            throw corrupt(path, "the header is not valid")
+        }
+        guard meta["version"]?.intValue == 1 else {
+            throw QueueError.corrupt(path: path, reason: "written by a newer queuectl (format version \(meta["version"]?.serialized() ?? "?"))")
+        }
+        var counts: [JobState: Int] = [:]
+        for (k, v) in cs {
+            guard let s = JobState(rawValue: k), let c = v.intValue else { throw corrupt(path, "bad count \"\(k)\"") }
+            counts[s] = Int(c)
+        }
+        guard fileSize - (line.count + 1) == Int(jb), tail == [0x5D, 0x7D, 0x0A] else {
+            throw corrupt(path, "it is truncated or was changed by hand (size does not match its header)")
+        }
+        return Meta(generation: gen, jobCount: Int(count), counts: counts, jobsBytes: Int(jb))
+    }
+
+    public static func readMeta(bytes: [UInt8], path: String) throws -> (Meta, bodyStart: Int) {
+        guard let nl = bytes.firstIndex(of: 0x0A) else { throw corrupt(path, "no header line") }
+        let meta = try readMeta(headerLine: Array(bytes[0..<nl]), fileSize: bytes.count, tail: Array(bytes.suffix(3)), path: path)
+        return (meta, nl + 1)
+    }
+
+    /// Reads the whole snapshot, one job line at a time.
+    public static func decode(bytes: [UInt8], path: String) throws -> (QueueState, Int64) {
+        let (meta, bodyStart) = try readMeta(bytes: bytes, path: path)
+        var state = QueueState()
+        try bytes.withUnsafeBufferPointer { buf in
+            var i = bodyStart
+            var lineNo = 2
+            func nextLine() -> UnsafeBufferPointer<UInt8>? {
+                guard i < buf.count else { return nil }
+                var j = i
+                while j < buf.count && buf[j] != 0x0A { j += 1 }
+                let line = UnsafeBufferPointer(rebasing: buf[i..<j])
+                i = j + 1
+                lineNo += 1
+                return line
+            }
+            guard let open = nextLine(), Array(open) == Array("\"jobs\":[".utf8) else {
+                throw corrupt(path, "line 2 should open the jobs array")
+            }
+            while let line = nextLine() {
+                if Array(line) == [0x5D, 0x7D] { break }  // "]}"
+                var body = line
+                if body.last == UInt8(ascii: ",") { body = UnsafeBufferPointer(rebasing: body[0..<(body.count - 1)]) }
+                guard let v = try? JSONParser.parse(bytes: body), let job = Job(json: v) else {
+                    throw corrupt(path, "line \(lineNo) is not a valid job")
+                }
+                state.put(job)
+            }
+        }
+        guard state.count == meta.jobCount else {
+            throw corrupt(path, "it holds \(state.count) jobs but its header says \(meta.jobCount)")
+        }
+        return (state, meta.generation)
+    }
+
+    static func corrupt(_ path: String, _ why: String) -> QueueError { .corrupt(path: path, reason: why) }
+}
+
+/// `jobs.ids`: the sorted ids of the snapshot, one per line after a `generation G` line, so an
+/// enqueue can check that an id is free with a binary search instead of loading every job.
+public enum IdIndexFile {
+    public static func encode(ids: [String], generation: Int64) -> [[UInt8]] {
+        var w = ByteWriter(capacity: ids.count * 16 + 32)
+        w.raw("generation \(generation)\n")
+        // Ids are ASCII, for which String's `<` is byte order: what the binary search assumes.
+        for id in ids.sorted() { w.raw(id); w.lit("\n") }
+        return [w.bytes]
+    }
+
+    /// nil when the index is missing or belongs to another generation (then callers load the state).
+    /// A binary search with small preads: a lookup reads a few KiB whatever the number of jobs.
+    public static func contains(_ id: String, fd: Int32, generation: Int64) -> Bool? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let size = Int(st.st_size)
+        func readAt(_ off: Int, _ n: Int) -> [UInt8] {
+            var b = [UInt8](repeating: 0, count: max(0, min(n, size - off)))
+            guard !b.isEmpty else { return b }
+            let got = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(off)) }
+            if got < b.count { b.removeSubrange(max(0, got)...) }
+            return b
+        }
+        let head = readAt(0, 64)
+        guard let nl = head.firstIndex(of: 0x0A),
+              String(decoding: head[0..<nl], as: UTF8.self) == "generation \(generation)" else { return nil }
+        let key = Array(id.utf8)
+        // Search the byte range [lo, hi) for a line equal to the key; lo is always a line start.
+        // Ids are at most 128 bytes, so any 256-byte window holds a whole line or a newline.
+        var lo = nl + 1, hi = size
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            var start = mid
+            if mid > lo {
+                let w = readAt(mid - 1, 256)
+                guard let k = w.firstIndex(of: 0x0A) else { return nil }  // damaged index: load the jobs
+                start = mid + k
+            }
+            if start >= hi { hi = mid; continue }  // no line starts in [mid, hi)
+            let w = readAt(start, 256)
+            guard let k = w.firstIndex(of: 0x0A) else { return nil }
+            let c = compare(key, Array(w[0..<k]))
+            if c == 0 { return true }
+            if c < 0 { hi = start } else { lo = start + k + 1 }
+        }
+        return false
+    }
+
+    /// The same search over bytes in memory.
+    public static func contains(_ id: String, bytes: [UInt8], generation: Int64) -> Bool? {
+        guard let nl = bytes.firstIndex(of: 0x0A),
+              String(decoding: bytes[0..<nl], as: UTF8.self) == "generation \(generation)" else { return nil }
+        let key = Array(id.utf8)
+        var lines: [ArraySlice<UInt8>] = bytes[(nl + 1)...].split(separator: 0x0A)
+        var lo = 0, hi = lines.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let c = compare(key, Array(lines[mid]))
+            if c == 0 { return true }
+            if c < 0 { hi = mid } else { lo = mid + 1 }
+        }
+        lines.removeAll()
+        return false
+    }
+
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        let n = min(a.count, b.count)
+        for k in 0..<n where a[k] != b[k] { return a[k] < b[k] ? -1 : 1 }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+
+}

@@ -1,0 +1,264 @@
+import Glibc
+
+/// An operating-system failure with the call and path that failed, phrased for a user.
+public struct SystemError: Error, CustomStringConvertible {
+    public let operation: String
+    public let path: String
+    public let code: Int32
+    public var description: String { "cannot \(operation) \(path): \(Posix.describe(code))" }
+}
+
+/// Thin, EINTR-safe wrappers over the Glibc calls the queue uses.
+public enum Posix {
+    public static func describe(_ code: Int32) -> String {
+        guard let s = strerror(code) else { return "error \(code)" }
+        return String(cString: s)
+    }
+
+    public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o600) throws -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno == EINTR { continue }
+            throw SystemError(operation: "open", path: path, code: errno)
+        }
+    }
+
+    /// Reads a whole file; nil when it does not exist.
+    public static func readFile(_ path: String) throws -> [UInt8]? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError(operation: "read", path: path, code: errno)
+        }
+        defer { close(fd) }
+        return try readAll(fd: fd, from: 0, path: path)
+    }
+
+    /// Reads from `offset` to end of file.
+    public static func readAll(fd: Int32, from offset: Int, path: String) throws -> [UInt8] {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        let size = Int(st.st_size)
+        guard size > offset else { return [] }
+        var out = [UInt8](repeating: 0, count: size - offset)
+        var got = 0
+        try out.withUnsafeMutableBytes { raw in
+            while got < raw.count {
+                let n = pread(fd, raw.baseAddress! + got, raw.count - got, off_t(offset + got))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError(operation: "read", path: path, code: errno)
+                }
+                if n == 0 { break }
+                got += n
+            }
+        }
+        if got < out.count { out.removeSubrange(got...) }
+        // The file may have grown while we read; pick up the rest.
+        while true {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 65536, off_t(offset + out.count)) }
+            if n < 0 { if errno == EINTR { continue }; throw SystemError(operation: "read", path: path, code: errno) }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    public static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(operation: "write", path: path, code: errno)
+            }
+            done += n
+        }
+    }
+
+    public static func writeAll(fd: Int32, _ text: String, path: String) throws {
+        var t = text
+        try t.withUTF8 { try writeAll(fd: fd, UnsafeRawBufferPointer($0), path: path) }
+    }
+
+    public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: path) }
+    }
+
+    /// Replaces `path` atomically and durably: temp file in the same directory, fsync, rename,
+    /// fsync of the directory. A crash leaves either the old or the new file, never a mix.
+    public static func atomicWrite(path: String, chunks: [String]) throws {
+        try atomicWrite(path: path, byteChunks: chunks.map { Array($0.utf8) })
+    }
+
+    public static func atomicWrite(path: String, byteChunks chunks: [[UInt8]]) throws {
+        let dir = dirname(of: path)
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        do {
+            for c in chunks { try writeAll(fd: fd, c, path: tmp) }
+            guard fsync(fd) == 0 else { throw SystemError(operation: "fsync", path: tmp, code: errno) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        close(fd)
+        guard rename(tmp, path) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw SystemError(operation: "rename", path: tmp, code: e)
+        }
+        try fsyncDirectory(dir)
+    }
+
+    public static func atomicWrite(path: String, text: String) throws {
+        try atomicWrite(path: path, chunks: [text])
+    }
+
+    /// Replaces a small scratch file atomically but without fsync (crash loss is harmless).
+    public static func atomicWriteFast(path: String, text: String) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { close(fd) }
+        try writeAll(fd: fd, text, path: tmp)
+        guard rename(tmp, path) == 0 else { throw SystemError(operation: "rename", path: tmp, code: errno) }
+    }
+
+    public static func fsyncDirectory(_ dir: String) throws {
+        let dfd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dfd >= 0 else { throw SystemError(operation: "open", path: dir, code: errno) }
+        defer { close(dfd) }
+        guard fsync(dfd) == 0 else { throw SystemError(operation: "fsync", path: dir, code: errno) }
+    }
+
+    public static func dirname(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// mkdir -p with a mode for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw SystemError(operation: "use", path: path, code: ENOTDIR)
+            }
+            return
+        }
+        let parent = dirname(of: path)
+        if parent != path && parent != "." && parent != "/" { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST {
+            throw SystemError(operation: "create directory", path: path, code: errno)
+        }
+        chmod(path, mode)  // not subject to umask
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    public static func fileSize(_ path: String) -> Int? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : nil
+    }
+
+    public static func env(_ name: String) -> String? {
+        guard let v = getenv(name) else { return nil }
+        let s = String(cString: v)
+        return s.isEmpty ? nil : s
+    }
+
+    public static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return env("PWD") ?? "/" }
+        return String(cString: buf)
+    }
+
+    /// Removes a file tree (used for a job's log directory).
+    public static func removeTree(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            if let d = opendir(path) {
+                var names: [String] = []
+                while let e = readdir(d) {
+                    let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                        String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                    }
+                    if name != "." && name != ".." { names.append(name) }
+                }
+                closedir(d)
+                for n in names { removeTree(path + "/" + n) }
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    public static func listDirectory(_ path: String) -> [String] {
+        guard let d = opendir(path) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// A close-on-exec pipe (pipe2 is not visible to Swift).
+    public static func makePipe(nonBlocking: Bool = false) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return (-1, -1) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        }
+        return (fds[0], fds[1])
+    }
+
+    /// poll(2) that retries on EINTR; returns the number of ready descriptors (0 on timeout).
+    @discardableResult
+    public static func poll(_ fds: inout [pollfd], timeoutMs: Int32) -> Int32 {
+        while true {
+            let n = Glibc.poll(&fds, nfds_t(fds.count), timeoutMs)
+            if n >= 0 || errno != EINTR { return n }
+            return 0  // a signal arrived: let the caller look at its signal pipe
+        }
+    }
+
+    /// The start time of a process in clock ticks since boot (/proc/PID/stat field 22), so a
+    /// recycled pid is not mistaken for the process we knew.
+    public static func processStartTime(_ pid: Int) -> Int64? {
+        guard let bytes = try? readFile("/proc/\(pid)/stat"), let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = String(decoding: bytes[(close + 1)...], as: UTF8.self).split(separator: " ")
+        // fields[0] is the state (field 3), so field 22 is fields[19].
+        guard fields.count > 19 else { return nil }
+        return Int64(fields[19])
+    }
+
+    /// Whether pid is alive and is the same process that had `startTime`.
+    public static func isAlive(pid: Int, startTime: Int64?) -> Bool {
+        guard pid > 0 else { return false }
+        if kill(pid_t(pid), 0) != 0 && errno == ESRCH { return false }
+        // A zombie has finished: it only waits for its parent to collect it.
+        if let st = try? readFile("/proc/\(pid)/stat"), let close = st.lastIndex(of: UInt8(ascii: ")")),
+           close + 2 < st.count, st[close + 2] == UInt8(ascii: "Z") { return false }
+        guard let want = startTime else { return true }
+        guard let got = processStartTime(pid) else { return false }
+        return got == want
+    }
+
+    public static func sleep(seconds: Double) {
+        var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var rem = timespec()
+        while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
+    }
+}

@@ -1,0 +1,78 @@
+import Glibc
+
+/// `workers.pid`: the running supervisor and its workers. Whether a supervisor is really alive is
+/// decided by `supervisor.lock` (it holds an flock for its whole life), so a stale pidfile or a
+/// pid reused by another program can never pass for a live supervisor.
+public struct PidFile: Equatable {
+    public struct Entry: Equatable {
+        public var slot: Int
+        public var pid: Int
+        public var startTime: Int64?
+    }
+
+    public var supervisorPid: Int
+    public var supervisorStart: Int64?
+    public var startedAt: Millis
+    public var workers: [Entry]
+    public var logPath: String?
+
+    public var json: JSON {
+        .object([
+            ("supervisor", .object([("pid", .int(Int64(supervisorPid))), ("start_time", supervisorStart.map { .int($0) } ?? .null)])),
+            ("started_at", .string(Clock.iso(startedAt))),
+            ("count", .int(Int64(workers.count))),
+            ("log", logPath.map { .string($0) } ?? .null),
+            ("workers", .array(workers.map { w in
+                .object([("slot", .int(Int64(w.slot))), ("pid", .int(Int64(w.pid))), ("start_time", w.startTime.map { .int($0) } ?? .null)])
+            })),
+        ])
+    }
+
+    public init(supervisorPid: Int, supervisorStart: Int64?, startedAt: Millis, workers: [Entry], logPath: String?) {
+        self.supervisorPid = supervisorPid
+        self.supervisorStart = supervisorStart
+        self.startedAt = startedAt
+        self.workers = workers
+        self.logPath = logPath
+    }
+
+    init?(json: JSON) {
+        guard let sup = json["supervisor"], let pid = sup["pid"]?.intValue else { return nil }
+        supervisorPid = Int(pid)
+        supervisorStart = sup["start_time"]?.intValue
+        startedAt = json["started_at"]?.stringValue.flatMap(Clock.parseISO) ?? 0
+        logPath = json["log"]?.stringValue
+        workers = (json["workers"]?.arrayValue ?? []).compactMap { w in
+            guard let p = w["pid"]?.intValue else { return nil }
+            return Entry(slot: Int(w["slot"]?.intValue ?? 0), pid: Int(p), startTime: w["start_time"]?.intValue)
+        }
+    }
+
+    public static func read(_ home: Home) -> PidFile? {
+        guard let bytes = try? Posix.readFile(home.pidFile), let json = try? JSONParser.parse(bytes: bytes) else { return nil }
+        return PidFile(json: json)
+    }
+
+    public func write(_ home: Home) throws {
+        try Posix.atomicWrite(path: home.pidFile, text: json.pretty() + "\n")
+    }
+
+    /// Whether a supervisor holds this home's supervisor lock right now.
+    public static func supervisorAlive(_ home: Home) -> Bool {
+        let fd = Glibc.open(home.supervisorLock, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
+    /// The live workers of a live supervisor (empty when none).
+    public static func live(_ home: Home) -> PidFile? {
+        guard supervisorAlive(home), var p = read(home) else { return nil }
+        p.workers = p.workers.filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }
+        return p
+    }
+}

@@ -1,0 +1,143 @@
+import Glibc
+
+/// `worker start`: holds `supervisor.lock`, writes `workers.pid`, forks N workers, restarts one
+/// that dies unexpectedly, and on SIGTERM/SIGINT (or `worker stop`) lets them finish and exits.
+public final class Supervisor {
+    let store: JSONStore
+    let count: Int
+    let log: (String) -> Void
+    var lockFd: Int32 = -1
+    var pipeRead: Int32 = -1       // workers watch it: HUP means the supervisor died
+    var pipeWrite: Int32 = -1
+    var slots: [Int: (pid: Int32, start: Double)] = [:]
+    var restartAt: [Int: Double] = [:]
+    var crashes: [Int: Int] = [:]
+    var stopping = false
+    var pidFile: PidFile
+    /// Descriptors a worker child must close (e.g. the pipe `--detach` reports readiness on).
+    public var closeInChildren: [Int32] = []
+    public var logPath: String?
+
+    public init(store: JSONStore, count: Int, log: @escaping (String) -> Void) {
+        self.store = store
+        self.count = count
+        self.log = log
+        self.pidFile = PidFile(supervisorPid: Int(getpid()), supervisorStart: nil, startedAt: Clock.nowMillis(), workers: [], logPath: nil)
+    }
+
+    /// Takes the supervisor lock, or explains who holds it. Also replaces a stale pidfile.
+    public func acquire() throws {
+        try store.home.create()
+        let fd = try Posix.open(store.home.supervisorLock, O_RDWR | O_CREAT, 0o600)
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            let who = PidFile.read(store.home).map { " (supervisor pid \($0.supervisorPid))" } ?? ""
+            throw QueueError.conflict("workers are already running for \(store.home.path)\(who); stop them with 'queuectl worker stop' or check 'queuectl worker status'")
+        }
+        lockFd = fd
+        if Posix.exists(store.home.pidFile) {
+            log("replacing a stale \(store.home.pidFile) (its supervisor is gone)")
+            unlink(store.home.pidFile)
+        }
+    }
+
+    /// Runs until stopped. `ready` is called once the workers are up.
+    public func run(ready: () -> Void) -> Int32 {
+        SignalPipe.install()
+        (pipeRead, pipeWrite) = Posix.makePipe()
+        pidFile = PidFile(supervisorPid: Int(getpid()), supervisorStart: Posix.processStartTime(Int(getpid())),
+                          startedAt: Clock.nowMillis(), workers: [], logPath: logPath)
+        for slot in 1...count { spawn(slot) }
+        writePidFile()
+        log("supervisor \(getpid()) started \(count) worker\(count == 1 ? "" : "s") for \(store.home.path)")
+        ready()
+
+        while true {
+            let now = Clock.monotonic()
+            var timeout = 1.0
+            for (slot, at) in restartAt {
+                if at <= now, !stopping {
+                    restartAt[slot] = nil
+                    spawn(slot)
+                    writePidFile()
+                } else {
+                    timeout = min(timeout, at - now)
+                }
+            }
+            var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0)]
+            Posix.poll(&fds, timeoutMs: Int32(max(0.01, timeout) * 1000))
+            let signals = SignalPipe.take()
+            if signals.contains(SIGUSR1) {
+                if !stopping { log("forced stop: interrupting running jobs, they will run again") }
+                stopping = true
+                restartAt.removeAll()
+                for (_, w) in slots { kill(w.pid, SIGUSR1) }
+            } else if !stopping && (signals.contains(SIGTERM) || signals.contains(SIGINT) || signals.contains(SIGHUP)) {
+                log("stopping: workers finish their current job, then exit")
+                stopping = true
+                restartAt.removeAll()
+                for (_, w) in slots { kill(w.pid, SIGTERM) }
+            }
+            reap()
+            if stopping && slots.isEmpty { break }
+        }
+        unlink(store.home.pidFile)
+        log("supervisor \(getpid()) stopped")
+        close(lockFd)
+        return 0
+    }
+
+    /// After `--detach` forks, the CLI parent drops its copy of the lock descriptor.
+    public func releaseLockInParent() {
+        if lockFd >= 0 { close(lockFd); lockFd = -1 }
+    }
+
+    func spawn(_ slot: Int) {
+        fflush(stdout)
+        fflush(stderr)
+        let pid = fork()
+        if pid == 0 {
+            // The child runs only the worker loop.
+            close(lockFd)
+            close(pipeWrite)
+            for fd in closeInChildren { close(fd) }
+            SignalPipe.reinstallAfterFork()
+            store.closeFiles()
+            let worker = Worker(store: store, slot: slot, supervisorFd: pipeRead, log: log)
+            worker.run()
+            fflush(stderr)
+            _exit(0)
+        }
+        if pid < 0 {
+            log("cannot fork worker \(slot): \(Posix.describe(errno)); retrying in 5s")
+            restartAt[slot] = Clock.monotonic() + 5
+            return
+        }
+        slots[slot] = (pid, Clock.monotonic())
+    }
+
+    func reap() {
+        var status: Int32 = 0
+        while true {
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            guard let (slot, w) = slots.first(where: { $0.value.pid == pid }) else { continue }
+            slots[slot] = nil
+            if stopping { continue }
+            // Unexpected death: restart, backing off if it keeps dying at once.
+            let lived = Clock.monotonic() - w.start
+            crashes[slot] = lived < 5 ? (crashes[slot] ?? 0) + 1 : 0
+            let delay = min(30, crashes[slot] == 0 ? 0 : pow(2, Double(crashes[slot]! - 1)))
+            let how = (status & 0x7f) != 0 ? "was killed by signal \(status & 0x7f)" : "exited with code \((status >> 8) & 0xff)"
+            log("worker \(slot) (pid \(pid)) \(how); restarting\(delay > 0 ? " in \(Int(delay))s" : "")")
+            if delay > 0 { restartAt[slot] = Clock.monotonic() + delay } else { spawn(slot); writePidFile() }
+        }
+    }
+
+    func writePidFile() {
+        pidFile.workers = slots.sorted { $0.key < $1.key }.map {
+            PidFile.Entry(slot: $0.key, pid: Int($0.value.pid), startTime: Posix.processStartTime(Int($0.value.pid)))
+        }
+        do { try pidFile.write(store.home) } catch { log("cannot write \(store.home.pidFile): \(error)") }
+    }
+}

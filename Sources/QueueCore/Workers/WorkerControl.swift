@@ -1,0 +1,59 @@
+import Glibc
+
+/// `worker stop`: signal the supervisor through the pidfile and wait until every worker is gone.
+public enum WorkerControl {
+    public enum StopResult: Equatable { case notRunning, stopped, forced }
+
+    /// Graceful stop (SIGTERM: running jobs finish). After `timeout` seconds, or at once with
+    /// `force`, running jobs are killed and put back to run again (SIGUSR1 to the supervisor).
+    public static func stop(home: Home, timeout: Double, force: Bool, progress: (String) -> Void) throws -> StopResult {
+        let pf = PidFile.read(home)
+        let supervisorUp = PidFile.supervisorAlive(home)
+        let workers = (pf?.workers ?? []).filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }
+        if !supervisorUp && workers.isEmpty {
+            if pf != nil { unlink(home.pidFile) }  // stale
+            return .notRunning
+        }
+        func signalAll(_ sig: Int32) {
+            if supervisorUp, let p = pf { kill(pid_t(p.supervisorPid), sig) }
+            for w in workers { kill(pid_t(w.pid), sig) }
+        }
+        func allGone() -> Bool {
+            !PidFile.supervisorAlive(home) && !workers.contains { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }
+        }
+        signalAll(force ? SIGUSR1 : SIGTERM)
+        if !force {
+            if waitUntil(deadline: Clock.monotonic() + timeout, allGone) { return .stopped }
+            progress("workers still busy after \(Clock.humanDuration(timeout)); interrupting their jobs (they will run again)")
+            signalAll(SIGUSR1)
+        }
+        if waitUntil(deadline: Clock.monotonic() + 15, allGone) {
+            if !PidFile.supervisorAlive(home) && Posix.exists(home.pidFile) { unlink(home.pidFile) }
+            return .forced
+        }
+        throw QueueError.failed("workers did not stop; their pids are in \(home.pidFile)")
+    }
+
+    /// Waits (sleeping 10 ms between looks) until `done` or the deadline.
+    static func waitUntil(deadline: Double, _ done: () -> Bool) -> Bool {
+        while !done() {
+            if Clock.monotonic() >= deadline { return false }
+            Posix.sleep(seconds: 0.01)
+        }
+        return true
+    }
+
+    /// Live workers with the job each runs, for `worker status` and `status`.
+    public struct WorkerInfo {
+        public var slot: Int
+        public var pid: Int
+        public var job: Job?
+    }
+
+    public static func workers(home: Home, state: QueueState?) -> (PidFile?, [WorkerInfo]) {
+        guard let pf = PidFile.live(home) else { return (nil, []) }
+        var byPid: [Int: Job] = [:]
+        if let s = state { for j in s.jobs.values where j.state == .processing { if let p = j.workerPid { byPid[p] = j } } }
+        return (pf, pf.workers.map { WorkerInfo(slot: $0.slot, pid: $0.pid, job: byPid[$0.pid]) })
+    }
+}

@@ -1,0 +1,108 @@
+import QueueCore
+
+/// Every command, declared once: this table parses arguments, renders --help and completions.
+enum CommandTable {
+    static let json = OptionSpec("json", help: "print JSON only, for scripts")
+
+    static let enqueue = CommandSpec(
+        "enqueue", summary: "add jobs to the queue",
+        arguments: [ArgumentSpec("JSON", help: "a job as JSON, e.g. '{\"id\":\"job1\",\"command\":\"sleep 2\"}'", optional: true)],
+        options: [
+            OptionSpec("file", short: "f", value: "PATH", help: "read jobs from a file (- = stdin): an object, an array or JSON Lines"),
+            OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run"),
+            OptionSpec("id", value: "ID", help: "job id (default: generated)"),
+            OptionSpec("max-retries", value: "N", help: "retries after the first attempt (default: config max_retries)"),
+            OptionSpec("priority", short: "p", value: "N", help: "higher runs first (default 0)"),
+            OptionSpec("timeout", short: "t", value: "DURATION", help: "kill the job after this long (0 = none)"),
+            OptionSpec("run-at", value: "TIME", help: "not before this ISO-8601 time"),
+            OptionSpec("delay", short: "d", value: "DURATION", help: "not before this long from now: 30s, 5m, 2h, 1d"),
+            OptionSpec("after", value: "ID", help: "run only after this job completed", repeatable: true),
+            OptionSpec("cwd", value: "DIR", help: "working directory (default: the current one)"),
+            json,
+        ],
+        examples: [
+            "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
+            "queuectl enqueue --file jobs.jsonl",
+            "queuectl enqueue --id backup --max-retries 5 -- tar czf /tmp/home.tgz \"$HOME\"",
+            "queuectl enqueue --delay 10m --command 'echo later'",
+        ],
+        takesRest: true)
+
+    static let list = CommandSpec(
+        "list", summary: "list jobs",
+        options: [
+            OptionSpec("state", short: "s", value: "STATE", help: "only jobs in this state (\(JobState.names))"),
+            OptionSpec("limit", short: "n", value: "N", help: "at most N jobs (the most recent N)"),
+            json,
+        ],
+        examples: ["queuectl list --state pending", "queuectl list --json --limit 10"])
+
+    static let show = CommandSpec(
+        "show", summary: "show one job in full, with its attempt history",
+        arguments: [ArgumentSpec("ID", help: "the job's id")],
+        options: [json],
+        examples: ["queuectl show job1"])
+
+    static let status = CommandSpec(
+        "status", summary: "count jobs in every state, and the live workers",
+        options: [json],
+        examples: ["queuectl status", "queuectl status --json"])
+
+    static let config = CommandSpec(
+        "config", summary: "show or change configuration",
+        subcommands: [
+            CommandSpec("show", summary: "every key with its value", options: [json]),
+            CommandSpec("get", summary: "print one key's value", arguments: [ArgumentSpec("KEY", help: "a key such as max_retries (or max-retries)")]),
+            CommandSpec("set", summary: "set a key", arguments: [ArgumentSpec("KEY", help: "the key"), ArgumentSpec("VALUE", help: "its new value")],
+                        examples: ["queuectl config set max-retries 5", "queuectl config set backoff_max 10m"]),
+            CommandSpec("unset", summary: "reset a key to its default", arguments: [ArgumentSpec("KEY", help: "the key")]),
+        ])
+
+    static let dlq = CommandSpec(
+        "dlq", summary: "the dead letter queue: jobs out of retries",
+        subcommands: [
+            CommandSpec("list", summary: "list dead jobs", options: [json]),
+            CommandSpec("retry", summary: "put dead jobs back to pending with fresh attempts",
+                        arguments: [ArgumentSpec("ID", help: "dead job ids", optional: true, variadic: true)],
+                        options: [OptionSpec("all", help: "retry every dead job")],
+                        examples: ["queuectl dlq retry job1", "queuectl dlq retry --all"]),
+        ])
+
+    static let worker = CommandSpec(
+        "worker", summary: "start, stop and inspect the worker processes",
+        subcommands: [
+            CommandSpec("start", summary: "start a supervisor that forks N workers (foreground; Ctrl+C stops gracefully)",
+                        options: [
+                            OptionSpec("count", short: "n", value: "N", help: "number of workers (default 1)"),
+                            OptionSpec("detach", short: "d", help: "run in the background; return once the workers are up"),
+                        ],
+                        examples: ["queuectl worker start --count 4", "queuectl worker start --count 2 --detach"]),
+            CommandSpec("stop", summary: "stop the workers: running jobs finish first; returns when they are gone",
+                        options: [
+                            OptionSpec("timeout", value: "DURATION", help: "wait this long for running jobs, then interrupt them (default 60s)"),
+                            OptionSpec("force", help: "interrupt running jobs now; they go back to pending"),
+                        ],
+                        examples: ["queuectl worker stop", "queuectl worker stop --force"]),
+            CommandSpec("status", summary: "the supervisor, its workers, and the job each runs", options: [json]),
+        ])
+
+    static let logs = CommandSpec(
+        "logs", summary: "print the captured output of a job",
+        arguments: [ArgumentSpec("ID", help: "the job's id")],
+        options: [
+            OptionSpec("attempt", short: "a", value: "N", help: "which attempt (default: the latest)"),
+            OptionSpec("follow", short: "f", help: "keep printing while the attempt runs"),
+        ],
+        examples: ["queuectl logs job1", "queuectl logs job1 --attempt 2", "queuectl logs job1 --follow"])
+
+    static var root: CommandSpec {
+        CommandSpec(
+            "queuectl", summary: "a background job queue for shell commands",
+            subcommands: [enqueue, worker, status, list, show, logs, dlq, config],
+            examples: [
+                "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
+                "queuectl status",
+                "queuectl list --state dead",
+            ])
+    }
+}

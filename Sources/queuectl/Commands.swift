@@ -1,0 +1,100 @@
+import Glibc
+import QueueCore
+
+/// Routes a parsed command to its handler. Handlers return the exit code.
+enum Commands {
+    static func run(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        switch cmd.path {
+        case ["enqueue"]: return try EnqueueCommand.run(cmd, store: store)
+        case ["list"]: return try ReadCommands.list(cmd, store: store)
+        case ["show"]: return try ReadCommands.show(cmd, store: store)
+        case ["status"]: return try ReadCommands.status(cmd, store: store)
+        case ["worker", "start"]: return try WorkerCommands.start(cmd, store: store)
+        case ["worker", "stop"]: return try WorkerCommands.stop(cmd, store: store)
+        case ["worker", "status"]: return try WorkerCommands.status(cmd, store: store)
+        case ["logs"]: return try WorkerCommands.logs(cmd, store: store)
+        case ["dlq", "list"]: return try ReadCommands.list(cmd, store: store, state: .dead)
+        case ["dlq", "retry"]: return try DLQCommand.retry(cmd, store: store)
+        case ["config", "show"]: return try ConfigCommand.show(cmd, store: store)
+        case ["config", "get"]: return try ConfigCommand.get(cmd, store: store)
+        case ["config", "set"]: return try ConfigCommand.set(cmd, store: store)
+        case ["config", "unset"]: return try ConfigCommand.unset(cmd, store: store)
+        default:
+            throw QueueError.usage("unknown command '\(cmd.path.joined(separator: " "))'; see 'queuectl --help'")
+        }
+    }
+
+    /// Parses an integer option, as a usage error when it is not one.
+    static func int(_ cmd: ParsedCommand, _ name: String, min: Int = 0) throws -> Int? {
+        guard let v = cmd.value(name) else { return nil }
+        guard let i = Int(v), i >= min else {
+            throw QueueError.usage("invalid value '\(v)' for --\(name): expected a whole number\(min == 0 ? " ≥ 0" : "")")
+        }
+        return i
+    }
+
+    static func state(_ cmd: ParsedCommand) throws -> JobState? {
+        guard let v = cmd.value("state") else { return nil }
+        guard let s = JobState(rawValue: v.lowercased()) else {
+            let hint = Suggest.closest(to: v, in: JobState.allCases.map(\.rawValue)).map { " (did you mean '\($0)'?)" } ?? ""
+            throw QueueError.usage("unknown state '\(v)'\(hint); states are: \(JobState.names)")
+        }
+        return s
+    }
+}
+
+enum DLQCommand {
+    static func retry(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let all = cmd.flag("all")
+        if all && !cmd.arguments.isEmpty { throw QueueError.usage("give job ids or --all, not both") }
+        if !all && cmd.arguments.isEmpty { throw QueueError.usage("name the dead jobs to retry, or pass --all; see 'queuectl dlq list'") }
+        let ids = try DeadLetters.retry(store: store, ids: cmd.arguments, all: all)
+        for id in ids { print(id) }
+        Terminal.err(ids.isEmpty ? "the dead letter queue is empty" : "retrying \(ids.count) job\(ids.count == 1 ? "" : "s")")
+        return 0
+    }
+}
+
+enum ConfigCommand {
+    static func key(_ name: String) throws -> ConfigKey {
+        guard let k = Config.key(named: name) else {
+            let hint = Suggest.closest(to: Config.canonical(name), in: Config.keys.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
+            throw QueueError.usage("unknown config key '\(name)'\(hint); keys: \(Config.keys.map(\.name).joined(separator: ", "))")
+        }
+        return k
+    }
+
+    static func show(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let c = try store.config()
+        if cmd.flag("json") {
+            print(JSON.object(Config.keys.map { ($0.name, .double(c.value($0.name))) }).pretty())
+            return 0
+        }
+        let rows = Config.keys.map { k in
+            [k.name, Config.display(c.value(k.name)), c.values[k.name] == nil ? Terminal.dim("default") : "set", k.help]
+        }
+        print(Terminal.table(["KEY", "VALUE", "", "MEANING"], rows, flex: 3))
+        return 0
+    }
+
+    static func get(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let k = try key(cmd.arguments[0])
+        print(Config.display(try store.config().value(k.name)))
+        return 0
+    }
+
+    static func set(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let k = try key(cmd.arguments[0])
+        let v = try Config.parse(key: k, value: cmd.arguments[1])
+        try store.updateConfig { $0.values[k.name] = v }
+        Terminal.err("\(k.name) = \(Config.display(v))")
+        return 0
+    }
+
+    static func unset(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let k = try key(cmd.arguments[0])
+        try store.updateConfig { $0.values[k.name] = nil }
+        Terminal.err("\(k.name) = \(Config.display(k.defaultValue)) (default)")
+        return 0
+    }
+}

@@ -1,0 +1,100 @@
+import QueueCore
+
+/// `list`, `show`, `status`, `dlq list`: read-only views.
+enum ReadCommands {
+    static func list(_ cmd: ParsedCommand, store: JSONStore, state forced: JobState? = nil) throws -> Int32 {
+        let state = try forced ?? Commands.state(cmd)
+        let limit = try Commands.int(cmd, "limit")
+        var jobs = try store.read { $0.ordered(state: state) }
+        let total = jobs.count
+        if let l = limit, jobs.count > l { jobs = Array(jobs.suffix(l)) }
+        if cmd.flag("json") {
+            print(JSON.array(jobs.map(\.json)).pretty())
+            return 0
+        }
+        if jobs.isEmpty {
+            Terminal.err(forced == .dead ? "the dead letter queue is empty" : state.map { "no \($0.rawValue) jobs" } ?? "no jobs")
+            return 0
+        }
+        let now = Clock.nowMillis()
+        let rows = jobs.map { j -> [String] in
+            [j.id, Terminal.state(j.state), "\(j.attempts)/\(j.maxRetries + 1)", String(j.priority), when(j, now: now),
+             j.lastError.map { j.state == .completed ? "" : $0 } ?? "", j.command]
+        }
+        print(Terminal.table(["ID", "STATE", "TRIES", "PRI", "WHEN", "LAST ERROR", "COMMAND"], rows, flex: 6))
+        if total > jobs.count { Terminal.err("(\(total - jobs.count) older jobs not shown; raise --limit)") }
+        return 0
+    }
+
+    /// The time that matters for the job's state: due, running since, or finished.
+    static func when(_ j: Job, now: Millis) -> String {
+        switch j.state {
+        case .pending, .failed:
+            if let d = j.dueAt, d > now { return "in " + Clock.humanDuration(Double(d - now) / 1000) }
+            return j.state == .failed ? "retry now" : "ready"
+        case .processing:
+            return "for " + Clock.humanDuration(Double(now - (j.startedAt ?? now)) / 1000)
+        default:
+            return Clock.local(j.finishedAt ?? j.updatedAt)
+        }
+    }
+
+    static func show(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let id = cmd.arguments[0]
+        guard let job = try store.read({ $0[id] }) else {
+            throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'")
+        }
+        if cmd.flag("json") {
+            print(job.json.pretty())
+            return 0
+        }
+        func t(_ m: Millis?) -> String { m.map { Clock.iso($0) } ?? "-" }
+        var rows: [[String]] = [
+            ["id", job.id], ["command", job.command], ["state", Terminal.state(job.state)],
+            ["attempts", "\(job.attempts) of \(job.maxRetries + 1)"], ["priority", String(job.priority)],
+            ["created", t(job.createdAt)], ["updated", t(job.updatedAt)],
+        ]
+        if let r = job.runAt { rows.append(["run at", t(r)]) }
+        if let n = job.nextRunAt, job.state.isWaiting { rows.append(["next run", t(n)]) }
+        rows.append(["timeout", job.timeout.map { $0 == 0 ? "none" : Clock.humanDuration($0) } ?? "config job_timeout"])
+        rows.append(["cwd", job.cwd])
+        if !job.dependsOn.isEmpty { rows.append(["after", job.dependsOn.joined(separator: ", ")]) }
+        if let p = job.workerPid { rows.append(["worker", "pid \(p)"]) }
+        if let c = job.exitCode { rows.append(["exit code", String(c)]) }
+        if let e = job.lastError { rows.append(["last error", e]) }
+        for (k, v) in job.env { rows.append(["env", "\(k)=\(v)"]) }
+        let w = rows.map { $0[0].count }.max() ?? 0
+        for r in rows { print(Terminal.bold(r[0]) + String(repeating: " ", count: w - r[0].count + 2) + r[1]) }
+        if !job.history.isEmpty {
+            print("")
+            let hrows = job.history.map { a -> [String] in
+                [String(a.number), Clock.local(a.startedAt), a.durationMs.map { Clock.humanDuration(Double($0) / 1000) } ?? "running",
+                 a.exitCode.map(String.init) ?? (a.signal.map { "sig \($0)" } ?? "-"), a.error ?? ""]
+            }
+            print(Terminal.table(["ATTEMPT", "STARTED", "DURATION", "EXIT", "ERROR"], hrows, flex: 4))
+        }
+        return 0
+    }
+
+    static func status(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let counts = try store.counts()
+        let live = PidFile.live(store.home)
+        let total = counts.values.reduce(0, +)
+        if cmd.flag("json") {
+            let c = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })
+            let workers = JSON.array(live?.workers.map { .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) } ?? [])
+            print(JSON.object([("counts", c), ("total", .int(Int64(total))), ("workers", workers),
+                               ("supervisor_pid", live.map { .int(Int64($0.supervisorPid)) } ?? .null)]).pretty())
+            return 0
+        }
+        let rows = JobState.allCases.map { [Terminal.state($0), String(counts[$0] ?? 0)] }
+        print(Terminal.table(["STATE", "JOBS"], rows))
+        print(Terminal.bold("total") + String(repeating: " ", count: 7) + String(total))
+        if let p = live {
+            print("\n\(p.workers.count) worker\(p.workers.count == 1 ? "" : "s") running (supervisor pid \(p.supervisorPid)); see 'queuectl worker status'")
+        } else {
+            print("\nno workers running; start them with 'queuectl worker start'")
+        }
+        return 0
+    }
+}

@@ -1,0 +1,146 @@
+import Glibc
+import QueueCore
+
+/// `worker start|stop|status` and `logs`.
+enum WorkerCommands {
+    /// One line per job event, with local time; stderr (a terminal, or the home's workers.log).
+    static func logger() -> (String) -> Void {
+        return { line in
+            fputs(Clock.local(Clock.nowMillis()) + " [" + String(getpid()) + "] " + line + "\n", stderr)
+            fflush(stderr)
+        }
+    }
+
+    static func start(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let count = try Commands.int(cmd, "count", min: 1) ?? 1
+        guard count <= 256 else { throw QueueError.usage("--count \(count) is too many; at most 256 workers") }
+        let supervisor = Supervisor(store: store, count: count, log: logger())
+        try supervisor.acquire()
+        if !cmd.flag("detach") {
+            return supervisor.run(ready: {})
+        }
+        // Detach: the child becomes the supervisor in its own session, logging to workers.log; the
+        // parent returns once the workers are up (or reports why they are not).
+        let logPath = store.home.path + "/workers.log"
+        supervisor.logPath = logPath
+        let (r, w) = Posix.makePipe()
+        fflush(stdout)
+        fflush(stderr)
+        let pid = fork()
+        if pid < 0 { throw QueueError.system("cannot fork: \(Posix.describe(errno))") }
+        if pid == 0 {
+            close(r)
+            setsid()
+            let devNull = open("/dev/null", O_RDWR)
+            let logFd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            dup2(devNull, 0)
+            dup2(logFd >= 0 ? logFd : devNull, 1)
+            dup2(logFd >= 0 ? logFd : devNull, 2)
+            supervisor.closeInChildren = [w]
+            let code = supervisor.run(ready: {
+                _ = write(w, "ok\n", 3)
+                close(w)
+            })
+            exit(code)
+        }
+        close(w)
+        // The parent's copy of the lock must go, or the lock would outlive the supervisor.
+        supervisor.releaseLockInParent()
+        var buf = [UInt8](repeating: 0, count: 16)
+        var n = 0
+        repeat { n = read(r, &buf, buf.count) } while n < 0 && errno == EINTR
+        close(r)
+        guard n > 0 else { throw QueueError.failed("the workers did not start; see \(logPath)") }
+        Terminal.err("started \(count) worker\(count == 1 ? "" : "s") (supervisor pid \(pid)); log: \(logPath)")
+        print(pid)
+        return 0
+    }
+
+    static func stop(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        var timeout = 60.0
+        if let t = cmd.value("timeout") {
+            guard let d = Clock.parseDuration(t) else { throw QueueError.usage("invalid value '\(t)' for --timeout: expected seconds or a duration like 30s") }
+            timeout = d
+        }
+        switch try WorkerControl.stop(home: store.home, timeout: timeout, force: cmd.flag("force"), progress: { Terminal.err($0) }) {
+        case .notRunning: Terminal.err("no workers are running for \(store.home.path)")
+        case .stopped: Terminal.err("workers stopped")
+        case .forced: Terminal.err("workers stopped; interrupted jobs are pending again")
+        }
+        return 0
+    }
+
+    static func status(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let state = try store.read { $0 }
+        let (pf, infos) = WorkerControl.workers(home: store.home, state: state)
+        if cmd.flag("json") {
+            print(workersJSON(pf, infos).pretty())
+            return 0
+        }
+        guard let p = pf else {
+            Terminal.err("no workers are running for \(store.home.path); start them with 'queuectl worker start'")
+            return 0
+        }
+        print("supervisor pid \(p.supervisorPid), up since \(Clock.local(p.startedAt))\(p.logPath.map { ", log \($0)" } ?? "")")
+        let now = Clock.nowMillis()
+        let rows = infos.map { w -> [String] in
+            guard let j = w.job else { return [String(w.slot), String(w.pid), Terminal.dim("idle"), "", ""] }
+            return [String(w.slot), String(w.pid), j.id, "for " + Clock.humanDuration(Double(now - (j.startedAt ?? now)) / 1000), j.command]
+        }
+        print(Terminal.table(["WORKER", "PID", "JOB", "RUNNING", "COMMAND"], rows, flex: 4))
+        return 0
+    }
+
+    static func workersJSON(_ pf: PidFile?, _ infos: [WorkerControl.WorkerInfo]) -> JSON {
+        guard let p = pf else { return .object([("supervisor", .null), ("workers", .array([]))]) }
+        return .object([
+            ("supervisor", .object([("pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt)))])),
+            ("workers", .array(infos.map(workerJSON))),
+        ])
+    }
+
+    static func workerJSON(_ w: WorkerControl.WorkerInfo) -> JSON {
+        .object([("slot", .int(Int64(w.slot))), ("pid", .int(Int64(w.pid))), ("job", w.job.map { .string($0.id) } ?? .null)])
+    }
+
+    static func logs(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let id = cmd.arguments[0]
+        guard var job = try store.read({ $0[id] }) else { throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'") }
+        guard let last = job.history.last?.number else {
+            Terminal.err("job \"\(id)\" has not run yet (\(job.state.rawValue))")
+            return 0
+        }
+        let n = try Commands.int(cmd, "attempt", min: 1) ?? last
+        guard job.history.contains(where: { $0.number == n }) else {
+            throw QueueError.notFound("job \"\(id)\" has no attempt \(n); it has attempts 1 to \(last)")
+        }
+        let path = store.home.logFile(job: id, attempt: n)
+        var offset = 0
+        func pump() {
+            guard let fd = try? Posix.open(path, O_RDONLY) else { return }
+            defer { close(fd) }
+            if let bytes = try? Posix.readAll(fd: fd, from: offset, path: path), !bytes.isEmpty {
+                offset += bytes.count
+                bytes.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, stdout) }
+                fflush(stdout)
+            }
+        }
+        pump()
+        guard cmd.flag("follow") else { return 0 }
+        // Follow while this attempt is running: wake on changes to the log, or every 200 ms.
+        let ino = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        defer { if ino >= 0 { close(ino) } }
+        if ino >= 0 { inotify_add_watch(ino, store.home.logDirectory(job: id), UInt32(IN_MODIFY | IN_CLOSE_WRITE)) }
+        while job.state == .processing && job.history.last?.number == n {
+            var fds = [pollfd(fd: ino, events: Int16(POLLIN), revents: 0)]
+            Posix.poll(&fds, timeoutMs: 200)
+            var drain = [UInt8](repeating: 0, count: 4096)
+            while ino >= 0 && read(ino, &drain, drain.count) > 0 {}
+            pump()
+            guard let j = try store.read({ $0[id] }) else { break }
+            job = j
+        }
+        pump()
+        return 0
+    }
+}

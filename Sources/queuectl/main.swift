@@ -1,0 +1,30 @@
+import Glibc
+import QueueCore
+
+let version = "0.1.0"
+let program = "queuectl"
+
+/// Entry point: parse, run, and turn every error into one line on stderr and exit code 1 or 2.
+func main() -> Int32 {
+    let args = Array(CommandLine.arguments.dropFirst())
+    do {
+        switch try ArgumentParser.parse(args, root: CommandTable.root, program: program) {
+        case .help(let text):
+            print(text, terminator: "")
+            return 0
+        case .version:
+            print("\(program) \(version)")
+            return 0
+        case .run(let cmd):
+            let home = try Home.resolve(flag: cmd.value("home"))
+            let store = JSONStore(home: home)
+            return try Commands.run(cmd, store: store)
+        }
+    } catch {
+        let q = QueueError.from(error)
+        Terminal.err("\(program): error: \(q.description)")
+        return q.exitCode
+    }
+}
+
+exit(main())
