@@ -95,10 +95,39 @@ enum CommandTable {
         ],
         examples: ["queuectl logs job1", "queuectl logs job1 --attempt 2", "queuectl logs job1 --follow"])
 
+    static let cancel = CommandSpec(
+        "cancel", summary: "cancel jobs: waiting ones never run, running ones are stopped",
+        arguments: [ArgumentSpec("ID", help: "job ids", variadic: true)],
+        examples: ["queuectl cancel job1 job2"])
+
+    static let wait = CommandSpec(
+        "wait", summary: "wait until jobs finish (exit 0 if all completed, 1 otherwise)",
+        arguments: [ArgumentSpec("ID", help: "job ids (default: every job not finished yet)", optional: true, variadic: true)],
+        options: [OptionSpec("timeout", value: "DURATION", help: "give up after this long (exit 1)")],
+        examples: ["queuectl wait", "queuectl wait build test --timeout 10m"])
+
+    static let purge = CommandSpec(
+        "purge", summary: "delete finished jobs (completed, dead, cancelled) and their logs",
+        options: [
+            OptionSpec("state", short: "s", value: "STATE", help: "only this finished state"),
+            OptionSpec("older-than", value: "DURATION", help: "only jobs finished at least this long ago: 7d, 12h"),
+        ],
+        examples: ["queuectl purge --older-than 7d", "queuectl purge --state completed"])
+
+    static let metrics = CommandSpec(
+        "metrics", summary: "execution statistics: throughput, success rate, run and wait times",
+        options: [json],
+        examples: ["queuectl metrics", "queuectl metrics --json"])
+
+    static let completion = CommandSpec(
+        "completion", summary: "print a shell completion script",
+        arguments: [ArgumentSpec("SHELL", help: "bash, zsh or fish")],
+        examples: ["source <(queuectl completion bash)", "queuectl completion fish > ~/.config/fish/completions/queuectl.fish"])
+
     static var root: CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, dlq, config],
+            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, metrics, config, completion],
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

@@ -78,18 +78,24 @@ enum ReadCommands {
 
     static func status(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let counts = try store.counts()
+        let now = Clock.nowMillis()
+        let scheduled = try store.scheduled(now: now)
         let live = PidFile.live(store.home)
         let total = counts.values.reduce(0, +)
         if cmd.flag("json") {
             let c = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })
             let workers = JSON.array(live?.workers.map { .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) } ?? [])
-            print(JSON.object([("counts", c), ("total", .int(Int64(total))), ("workers", workers),
+            let sched = JSON.object([("count", .int(Int64(scheduled.count))), ("next_due", scheduled.next.map { .string(Clock.iso($0)) } ?? .null)])
+            print(JSON.object([("counts", c), ("total", .int(Int64(total))), ("scheduled", sched), ("workers", workers),
                                ("supervisor_pid", live.map { .int(Int64($0.supervisorPid)) } ?? .null)]).pretty())
             return 0
         }
         let rows = JobState.allCases.map { [Terminal.state($0), String(counts[$0] ?? 0)] }
         print(Terminal.table(["STATE", "JOBS"], rows))
         print(Terminal.bold("total") + String(repeating: " ", count: 7) + String(total))
+        if let next = scheduled.next {
+            print("\n\(scheduled.count) waiting for a later time; the next is due in \(Clock.humanDuration(Double(next - now) / 1000)) (\(Clock.local(next)))")
+        }
         if let p = live {
             print("\n\(p.workers.count) worker\(p.workers.count == 1 ? "" : "s") running (supervisor pid \(p.supervisorPid)); see 'queuectl worker status'")
         } else {

@@ -31,7 +31,8 @@ public enum Scheduler {
     /// The job a free worker should take now, if any.
     public static func next(in state: QueueState, now: Millis) -> Job? {
         var best: Job? = nil
-        for j in state.jobs.values where j.state.isWaiting && due(j) <= now {
+        for id in state.waitingIds {
+            guard let j = state[id], due(j) <= now else { continue }
             if let b = best, !precedes(j, b) { continue }
             if !j.dependsOn.isEmpty, case .ready = dependencies(of: j, in: state) {} else if !j.dependsOn.isEmpty { continue }
             best = j
@@ -42,7 +43,7 @@ public enum Scheduler {
     /// Waiting jobs whose dependencies can never complete; they are cancelled with the reason.
     public static func blocked(in state: QueueState) -> [(Job, String)] {
         var out: [(Job, String)] = []
-        for j in state.jobs.values where j.state.isWaiting && !j.dependsOn.isEmpty {
+        for j in state.waiting where !j.dependsOn.isEmpty {
             if case .blocked(let why) = dependencies(of: j, in: state) { out.append((j, why)) }
         }
         return out
@@ -51,7 +52,7 @@ public enum Scheduler {
     /// The earliest future time a waiting job becomes due (so an idle worker sleeps until then).
     public static func nextDue(in state: QueueState, after now: Millis) -> Millis? {
         var best: Millis? = nil
-        for j in state.jobs.values where j.state.isWaiting {
+        for j in state.waiting {
             let d = due(j)
             if d > now && (best == nil || d < best!) { best = d }
         }

@@ -2,6 +2,9 @@
 public struct QueueState {
     public private(set) var jobs: [String: Job] = [:]
     public private(set) var counts: [JobState: Int] = [:]
+    /// Ids of pending/failed and processing jobs, so scheduling never walks finished jobs.
+    public private(set) var waitingIds: Set<String> = []
+    public private(set) var processingIds: Set<String> = []
 
     public init() {}
 
@@ -10,14 +13,29 @@ public struct QueueState {
     public subscript(id: String) -> Job? { jobs[id] }
 
     public mutating func put(_ job: Job) {
-        if let old = jobs[job.id] { counts[old.state, default: 0] -= 1 }
+        if let old = jobs[job.id] {
+            counts[old.state, default: 0] -= 1
+            if old.state != job.state { unindex(old) }
+        }
         counts[job.state, default: 0] += 1
+        if job.state.isWaiting { waitingIds.insert(job.id) } else if job.state == .processing { processingIds.insert(job.id) }
         jobs[job.id] = job
     }
 
     public mutating func remove(_ id: String) {
-        if let old = jobs.removeValue(forKey: id) { counts[old.state, default: 0] -= 1 }
+        if let old = jobs.removeValue(forKey: id) {
+            counts[old.state, default: 0] -= 1
+            unindex(old)
+        }
     }
+
+    private mutating func unindex(_ job: Job) {
+        if job.state.isWaiting { waitingIds.remove(job.id) } else if job.state == .processing { processingIds.remove(job.id) }
+    }
+
+    /// Pending and failed jobs.
+    public var waiting: [Job] { waitingIds.compactMap { jobs[$0] } }
+    public var processing: [Job] { processingIds.compactMap { jobs[$0] } }
 
     public func count(_ state: JobState) -> Int { counts[state] ?? 0 }
 

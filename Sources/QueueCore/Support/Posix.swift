@@ -39,9 +39,8 @@ public enum Posix {
     public static func readAll(fd: Int32, from offset: Int, path: String) throws -> [UInt8] {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
-        let size = Int(st.st_size)
-        guard size > offset else { return [] }
-        var out = [UInt8](repeating: 0, count: size - offset)
+        let size = Int(st.st_size)  // 0 for /proc files: the loop below reads them to EOF
+        var out = [UInt8](repeating: 0, count: max(0, size - offset))
         var got = 0
         try out.withUnsafeMutableBytes { raw in
             while got < raw.count {

@@ -25,38 +25,64 @@ public final class Worker {
     /// Runs until asked to stop (SIGTERM/SIGINT, supervisor gone), finishing the current job first.
     public func run() {
         watch = HomeWatch(home: store.home)
-        while !stopRequested {
+        var next: (Job, Config)? = nil
+        var unrecorded: Finished? = nil   // a result not yet written (kept across store errors)
+        var failures = 0
+        while !stopRequested || next != nil || (unrecorded != nil && failures < 10) {
             do {
-                if let claimed = try claim() {
-                    execute(claimed)
+                if let f = unrecorded {
+                    // Record the result and take the next job in one transaction (one fsync per job).
+                    next = try store.transaction { tx -> (Job, Config)? in
+                        try record(f, tx: tx)
+                        return stopRequested ? nil : try claimNext(tx)
+                    }
+                    unrecorded = nil
+                } else if let claimed = next {
+                    next = nil
+                    unrecorded = execute(claimed)
                 } else {
-                    try idle()
+                    next = try store.transaction { tx in
+                        tx.durable = false
+                        return try claimNext(tx)
+                    }
+                    if next == nil { try idle() }
                 }
+                failures = 0
             } catch {
+                failures += 1
                 log("worker \(slot): \(QueueError.from(error).description)")
                 wait(seconds: 1)  // store trouble (disk full, corrupt file): retry calmly
             }
         }
     }
 
-    /// Takes the next runnable job under the store's lock; recovers jobs of dead workers first.
-    func claim() throws -> (Job, Config)? {
-        try store.transaction { tx -> (Job, Config)? in
-            let state = try tx.state
-            try Recovery.recoverLostJobs(tx: tx, state: state, log: log)
+    private var lastRecovery = -Double.infinity
+
+    /// Takes the next runnable job (caller holds the store's lock). This is where a job is claimed.
+    /// Jobs of dead workers are recovered first (at most once a second: it reads /proc).
+    func claimNext(_ tx: Transaction) throws -> (Job, Config)? {
+        if Clock.monotonic() - lastRecovery >= 1 {
+            lastRecovery = Clock.monotonic()
+            try Recovery.recoverLostJobs(tx: tx, state: try tx.state, log: log)
             for (var j, why) in Scheduler.blocked(in: try tx.state) {
                 Lifecycle.cancel(&j, now: tx.now, reason: "not run: " + why)
                 try tx.put(j)
                 log("\(j.id) cancelled: \(why)")
             }
-            guard var job = Scheduler.next(in: try tx.state, now: tx.now) else { return nil }
-            Lifecycle.claim(&job, now: tx.now, workerPid: pid, workerStart: startTime)
-            try tx.put(job)
-            return (job, tx.config)
         }
+        guard var job = Scheduler.next(in: try tx.state, now: tx.now) else { return nil }
+        Lifecycle.claim(&job, now: tx.now, workerPid: pid, workerStart: startTime)
+        try tx.put(job)
+        return (job, tx.config)
     }
 
-    func execute(_ claimed: (Job, Config)) {
+    struct Finished {
+        let job: Job
+        let outcome: Outcome
+        let interrupted: Bool
+    }
+
+    func execute(_ claimed: (Job, Config)) -> Finished {
         let (job, config) = claimed
         let attempt = job.history.last?.number ?? job.attempts
         log("\(job.id) claimed by worker \(slot) (attempt \(job.attempts) of \(job.maxRetries + 1)): \(job.command)")
@@ -66,40 +92,41 @@ public final class Worker {
             self.handle(signals, supervisorGone: supervisorGone)
             return self.forceRequested
         }
-        runner.onStart = { [store] pgid in
+        let pgidFile = store.home.logDirectory(job: job.id) + "/\(attempt).pgid"
+        runner.onStart = { pgid in
             // Remembered so a worker that recovers this job after our death can kill the group.
-            try? Posix.atomicWriteFast(path: store.home.logDirectory(job: job.id) + "/\(attempt).pgid", text: "\(pgid)\n")
+            try? Posix.atomicWriteFast(path: pgidFile, text: "\(pgid)\n")
         }
         let timeout = job.timeout ?? config.jobTimeout
         let outcome = runner.run(RunRequest(
             job: job, attempt: attempt, logPath: store.home.logFile(job: job.id, attempt: attempt),
             timeout: timeout, killGrace: config.killGrace, logMaxBytes: config.logMaxBytes))
-        unlink(store.home.logDirectory(job: job.id) + "/\(attempt).pgid")
-        do {
-            try store.transaction { tx in
-                guard var current = try tx.job(job.id) else { return }  // purged meanwhile
-                guard current.state == .processing, current.workerPid == pid else { return }  // cancelled meanwhile
-                if runner.killedOnRequest {
-                    Lifecycle.requeue(&current, now: tx.now, reason: "interrupted by 'worker stop --force'")
-                    try tx.put(current)
-                    log("\(job.id) interrupted, back to pending")
-                    return
-                }
-                let started = current.startedAt ?? tx.now
-                let result = Lifecycle.finish(&current, outcome: outcome, now: tx.now, config: tx.config)
-                try tx.put(current)
-                let took = Clock.humanDuration(Double(tx.now - started) / 1000)
-                switch result {
-                case .completed:
-                    log("\(job.id) completed in \(took)")
-                case .retry(let at):
-                    log("\(job.id) failed (\(outcome.reason ?? "?")) after \(took); retry in \(Clock.humanDuration(Double(at - tx.now) / 1000))")
-                case .dead:
-                    log("\(job.id) failed (\(outcome.reason ?? "?")) after \(took); moved to the DLQ")
-                }
-            }
-        } catch {
-            log("worker \(slot): cannot record the result of \(job.id): \(QueueError.from(error).description)")
+        unlink(pgidFile)
+        return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest)
+    }
+
+    /// Writes an attempt's result: completed, retry later, the DLQ, or back to pending if interrupted.
+    func record(_ f: Finished, tx: Transaction) throws {
+        let id = f.job.id
+        guard var current = try tx.job(id) else { return }  // purged meanwhile
+        guard current.state == .processing, current.workerPid == pid else { return }  // cancelled meanwhile
+        if f.interrupted {
+            Lifecycle.requeue(&current, now: tx.now, reason: "interrupted by 'worker stop --force'")
+            try tx.put(current)
+            log("\(id) interrupted, back to pending")
+            return
+        }
+        let started = current.startedAt ?? tx.now
+        let result = Lifecycle.finish(&current, outcome: f.outcome, now: tx.now, config: tx.config)
+        try tx.put(current)
+        let took = Clock.humanDuration(Double(tx.now - started) / 1000)
+        switch result {
+        case .completed:
+            log("\(id) completed in \(took)")
+        case .retry(let at):
+            log("\(id) failed (\(f.outcome.reason ?? "?")) after \(took); retry in \(Clock.humanDuration(Double(at - tx.now) / 1000))")
+        case .dead:
+            log("\(id) failed (\(f.outcome.reason ?? "?")) after \(took); moved to the DLQ")
         }
     }
 
@@ -114,8 +141,16 @@ public final class Worker {
     }
 
     /// Sleeps until the queue changes, the next job is due, a signal arrives, or the poll interval passes.
+    private var lastRetention = -Double.infinity
+
     func idle() throws {
         let config = try store.config()
+        // Automatic retention: finished jobs older than `retention` go, at most once a minute.
+        if config.retention > 0 && Clock.monotonic() - lastRetention >= 60 {
+            lastRetention = Clock.monotonic()
+            let purged = try Purge.run(store: store, state: nil, olderThan: config.retention)
+            if !purged.isEmpty { log("retention: purged \(purged.count) finished job\(purged.count == 1 ? "" : "s")") }
+        }
         let now = Clock.nowMillis()
         var seconds = config.pollInterval
         if let due = try store.read({ Scheduler.nextDue(in: $0, after: now) }) {

@@ -1,0 +1,56 @@
+import Glibc
+
+/// `cancel`: a waiting job never runs; a running one has its process group stopped.
+public enum Cancel {
+    public struct Result {
+        public var cancelled: [String] = []
+        public var stopped: [String] = []       // were running: their process group was signalled
+    }
+
+    public static func run(store: JSONStore, ids: [String]) throws -> Result {
+        var result = Result()
+        var running: [Job] = []
+        try store.transaction { tx in
+            var targets: [Job] = []
+            for id in ids {
+                guard let j = try tx.job(id) else { throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'") }
+                guard !j.state.isFinished else {
+                    throw QueueError.conflict("job \"\(id)\" is already \(j.state.rawValue); only pending, failed or processing jobs can be cancelled")
+                }
+                targets.append(j)
+            }
+            for var j in targets {
+                if j.state == .processing { running.append(j) }
+                let attempt = j.history.last
+                Lifecycle.cancel(&j, now: tx.now, reason: "cancelled by the user")
+                if running.last?.id == j.id, var a = attempt {
+                    a.finishedAt = tx.now
+                    a.error = "cancelled while running"
+                    j.history[j.history.count - 1] = a
+                }
+                try tx.put(j)
+                result.cancelled.append(j.id)
+            }
+        }
+        // Outside the lock: stop running jobs. Their worker sees the exit and, finding the job
+        // cancelled, leaves it so.
+        let grace = (try? store.config().killGrace) ?? 2
+        for j in running where stopGroup(home: store.home, job: j, grace: grace) { result.stopped.append(j.id) }
+        return result
+    }
+
+    /// SIGTERM to the job's process group, SIGKILL after the grace. Only a group that carries
+    /// this job's QUEUECTL_JOB_ID is signalled, so a recycled pid is never hit.
+    static func stopGroup(home: Home, job: Job, grace: Double) -> Bool {
+        guard let pgid = Recovery.jobGroup(home: home, job: job) else { return false }
+        kill(-pgid, SIGTERM)
+        let deadline = Clock.monotonic() + grace
+        // Watch the leader (the job's shell): once it is gone the worker has collected it. The
+        // group itself may linger as zombies where PID 1 does not reap, so it is not watched.
+        while Clock.monotonic() < deadline && Posix.isAlive(pid: Int(pgid), startTime: nil) {
+            Posix.sleep(seconds: 0.02)
+        }
+        kill(-pgid, SIGKILL)  // stragglers
+        return true
+    }
+}

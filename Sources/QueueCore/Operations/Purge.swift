@@ -1,0 +1,23 @@
+/// `purge` and automatic retention: delete finished jobs and their logs, so finished work never
+/// slows down live work (SPEC §6).
+public enum Purge {
+    /// Deletes finished jobs (of `state`, if given) that finished before `olderThan` seconds ago.
+    @discardableResult
+    public static func run(store: JSONStore, state: JobState?, olderThan: Double?) throws -> [String] {
+        if let s = state, !s.isFinished {
+            throw QueueError.usage("only finished jobs can be purged (completed, dead, cancelled), not \(s.rawValue)")
+        }
+        let ids: [String] = try store.transaction { tx in
+            let cutoff = olderThan.map { tx.now - Millis($0 * 1000) }
+            let victims = try tx.state.jobs.values.filter { j in
+                j.state.isFinished && (state == nil || j.state == state)
+                    && (cutoff == nil || (j.finishedAt ?? j.updatedAt) <= cutoff!)
+            }.map(\.id)
+            for id in victims { try tx.delete(id) }
+            return victims
+        }
+        // Logs go after the change is durable: a crash in between leaves only orphan logs.
+        for id in ids { Posix.removeTree(store.home.logDirectory(job: id)) }
+        return ids
+    }
+}

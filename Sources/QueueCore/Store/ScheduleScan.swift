@@ -1,0 +1,90 @@
+import Glibc
+
+/// Finds the jobs waiting for a future time (delayed or backing off) by scanning job lines for
+/// three keys, without decoding jobs: `status` stays fast with 100,000 jobs in the home.
+/// Relies on the fixed key order of `Job.writeCompact` (id first, state before next_run_at and
+/// run_at before next_run_at, all after `command`, whose quotes are escaped so the raw key
+/// patterns cannot occur inside it).
+enum ScheduleScan {
+    struct Found { var id: String; var waiting: Bool; var due: Millis? }
+
+    static func find(_ pat: [UInt8], in buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Int? {
+        guard let base = buf.baseAddress, let first = pat.first else { return nil }
+        var i = from
+        while i + pat.count <= to {
+            guard let p = memchr(base + i, Int32(first), to - i) else { return nil }
+            let at = base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+            if at + pat.count > to { return nil }
+            var same = true
+            for k in 1..<pat.count where buf[at + k] != pat[k] { same = false; break }
+            if same { return at }
+            i = at + 1
+        }
+        return nil
+    }
+
+    static let idKey = Array("{\"id\":\"".utf8)
+    static let stateKey = Array("\",\"state\":\"".utf8)
+    static let runAtKey = Array(",\"run_at\":".utf8)
+    static let nextKey = Array(",\"next_run_at\":".utf8)
+
+    /// Reads one job object that starts at `start` (its `{"id":"`).
+    static func job(in buf: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Found? {
+        guard start + idKey.count < end else { return nil }
+        var i = start + idKey.count
+        let idStart = i
+        while i < end && buf[i] != 0x22 { i += 1 }
+        let id = String(decoding: UnsafeBufferPointer(rebasing: buf[idStart..<i]), as: UTF8.self)
+        guard let s = find(stateKey, in: buf, from: i, to: end) else { return nil }
+        var j = s + stateKey.count
+        let stStart = j
+        while j < end && buf[j] != 0x22 { j += 1 }
+        let state = JobState(rawValue: String(decoding: UnsafeBufferPointer(rebasing: buf[stStart..<j]), as: UTF8.self))
+        guard let st = state, st.isWaiting else { return Found(id: id, waiting: false, due: nil) }
+        func time(after key: [UInt8]) -> Millis? {
+            guard let k = find(key, in: buf, from: j, to: end) else { return nil }
+            let v = k + key.count
+            guard v + 26 <= end, buf[v] == 0x22 else { return nil }
+            return Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: buf[(v + 1)..<(v + 25)]), as: UTF8.self))
+        }
+        return Found(id: id, waiting: true, due: time(after: nextKey) ?? time(after: runAtKey))
+    }
+}
+
+extension JSONStore {
+    /// How many waiting jobs are not yet due, and when the next one is. Reads job lines, decodes none.
+    public func scheduled(now: Millis) throws -> (count: Int, next: Millis?) {
+        try lock(LOCK_SH)
+        defer { unlock() }
+        let view = try refresh(full: false)
+        var due: [String: Millis] = [:]
+        if view.snapshotExists, let snap = try Posix.readFile(home.snapshot) {
+            snap.withUnsafeBufferPointer { buf in
+                var start = 0
+                while start < buf.count {
+                    let nl = JournalFile.nextNewline(buf, from: start) ?? buf.count
+                    if nl - start > 8, buf[start] == UInt8(ascii: "{"), buf[start + 1] == UInt8(ascii: "\""), buf[start + 2] == UInt8(ascii: "i"),
+                       let f = ScheduleScan.job(in: buf, start: start, end: nl), f.waiting, let d = f.due, d > now {
+                        due[f.id] = d
+                    }
+                    start = nl + 1
+                }
+            }
+        }
+        if !view.journalNeedsReset {
+            let jobKey = Array(",\"job\":".utf8)
+            view.journalBytes.withUnsafeBufferPointer { buf in
+                for r in JournalFile.lineRanges(buf, from: view.changesStart, to: view.journalValidEnd) {
+                    guard let k = ScheduleScan.find(jobKey, in: buf, from: r.lowerBound, to: r.upperBound) else {
+                        // a deletion: {"id":"X","op":"del",…}
+                        if let f = ScheduleScan.job(in: buf, start: r.lowerBound, end: r.upperBound) { due[f.id] = nil }
+                        continue
+                    }
+                    guard let f = ScheduleScan.job(in: buf, start: k + jobKey.count, end: r.upperBound) else { continue }
+                    if f.waiting, let d = f.due, d > now { due[f.id] = d } else { due[f.id] = nil }
+                }
+            }
+        }
+        return (due.count, due.values.min())
+    }
+}
