@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+@testable import QueueCore
+
+/// Shared helpers: a temporary home per test, and running the built `queuectl` binary.
+enum Harness {
+    /// The `queuectl` built beside the test bundle (same products directory).
+    static var binary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // On Linux the test runner is <products>/queuectlPackageTests.xctest.
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("queuectl").path
+    }
+
+    static var repoRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static func makeTempDir() -> String {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("queuectl-test-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        return base.path
+    }
+
+    struct Result {
+        var code: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the binary to completion (never leaves it running).
+    @discardableResult
+    static func run(_ args: [String], home: String?, stdin: String? = nil, env: [String: String] = [:], cwd: String? = nil) -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = (home.map { ["--home", $0] } ?? []) + args
+        var e = ProcessInfo.processInfo.environment
+        e["NO_COLOR"] = "1"
+        e.removeValue(forKey: "QUEUECTL_HOME")
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        if let c = cwd { p.currentDirectoryURL = URL(fileURLWithPath: c) }
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        do { try p.run() } catch { return Result(code: -1, stdout: "", stderr: "cannot run \(binary): \(error)") }
+        if let s = stdin { inp.fileHandleForWriting.write(s.data(using: .utf8)!) }
+        try? inp.fileHandleForWriting.close()
+        // Read both pipes fully before waiting, so a chatty child cannot block on a full pipe.
+        var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Result(code: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Every regular file under `dir` with its bytes: for "nothing was written" assertions.
+    static func files(_ dir: String) -> [String: Data] {
+        var out: [String: Data] = [:]
+        guard let en = FileManager.default.enumerator(atPath: dir) else { return out }
+        while let rel = en.nextObject() as? String {
+            var isDir: ObjCBool = false
+            let path = dir + "/" + rel
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+                out[rel] = FileManager.default.contents(atPath: path) ?? Data()
+            }
+        }
+        return out
+    }
+
+    static func json(_ text: String) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+    }
+}
+
+/// Base class: a fresh home per test, removed afterwards along with any workers left running.
+class HomeTestCase: XCTestCase {
+    var dir = ""
+    var home = ""
+
+    override func setUp() {
+        super.setUp()
+        dir = Harness.makeTempDir()
+        home = dir + "/home"
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Harness.binary), "queuectl binary not found at \(Harness.binary); run 'swift build' first")
+    }
+
+    override func tearDown() {
+        if FileManager.default.fileExists(atPath: home + "/workers.pid") {
+            Harness.run(["worker", "stop", "--force"], home: home)
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+        super.tearDown()
+    }
+
+    @discardableResult
+    func q(_ args: String..., stdin: String? = nil, cwd: String? = nil) -> Harness.Result {
+        Harness.run(args, home: home, stdin: stdin, cwd: cwd)
+    }
+
+    func jobJSON(_ id: String) -> [String: Any] {
+        let r = q("show", id, "--json")
+        XCTAssertEqual(r.code, 0, r.stderr)
+        return (Harness.json(r.stdout) as? [String: Any]) ?? [:]
+    }
+}
