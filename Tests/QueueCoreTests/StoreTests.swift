@@ -1,0 +1,208 @@
+import Foundation
+import Testing
+@testable import QueueCore
+
+/// The JSONStore: transactions, journal, compaction, crash leftovers, corruption, concurrency.
+@Suite struct StoreTests {
+    final class TempHome {
+        let dir = Harness.makeTempDir()
+        var home: Home { Home(path: dir + "/home") }
+        deinit { try? FileManager.default.removeItem(atPath: dir) }
+        func store() -> JSONStore { JSONStore(home: home) }
+        func bytes(_ name: String) -> Data? { FileManager.default.contents(atPath: home.path + "/" + name) }
+    }
+
+    func job(_ id: String, _ state: JobState = .pending) -> Job {
+        var j = Job(id: id, command: "echo \(id)", maxRetries: 3, createdAt: Clock.nowMillis(), cwd: "/")
+        j.state = state
+        return j
+    }
+
+    func add(_ store: JSONStore, _ ids: [String]) throws {
+        try store.transaction { tx in for id in ids { try tx.put(job(id)) } }
+    }
+
+    @Test func writesAndReadsBack() throws {
+        let t = TempHome()
+        try add(t.store(), ["a", "b"])
+        let state = try t.store().read { $0 }
+        #expect(state.count == 2)
+        #expect(state["a"]?.command == "echo a")
+        #expect(try t.store().counts()[.pending] == 2)
+    }
+
+    @Test func aSecondInstanceSeesChangesIncrementally() throws {
+        let t = TempHome()
+        let s1 = t.store(), s2 = t.store()
+        try add(s1, ["a"])
+        #expect(try s2.read { $0.count } == 1)
+        try add(s1, ["b"])
+        try s1.transaction { tx in
+            var j = try #require(try tx.job("a"))
+            j.state = .completed
+            try tx.put(j)
+        }
+        let seen = try s2.read { $0 }
+        #expect(seen.count == 2)
+        #expect(seen["a"]?.state == .completed)
+        #expect(seen.count(.completed) == 1 && seen.count(.pending) == 1)
+    }
+
+    @Test func compactionKeepsEveryJobAndCachedReadersFollow() throws {
+        let t = TempHome()
+        let writer = t.store(), reader = t.store()
+        writer.compactThreshold = 2000
+        try add(writer, ["a"])
+        #expect(try reader.read { $0.count } == 1)  // reader caches generation 1
+        for i in 0..<40 { try add(writer, ["j\(i)"]) }  // several compactions
+        try writer.transaction { tx in try tx.delete("a") }
+        let snap = String(decoding: t.bytes("jobs.json") ?? Data(), as: UTF8.self)
+        #expect(!snap.contains("\"generation\":1,"))
+        let state = try reader.read { $0 }
+        #expect(state.count == 40 && state["a"] == nil && state["j39"] != nil)
+        #expect(try reader.counts()[.pending] == 40)
+        #expect(try t.store().counts()[.pending] == 40)
+        #expect(try t.store().transaction { tx in try tx.contains("j7") })
+        #expect(try !t.store().transaction { tx in try tx.contains("a") })
+    }
+
+    @Test func aTornJournalTailIsIgnoredAndCutOff() throws {
+        let t = TempHome()
+        try add(t.store(), ["a", "b"])
+        let path = t.home.journal
+        let h = try #require(FileHandle(forWritingAtPath: path))
+        h.seekToEndOfFile()
+        h.write(Data(#"{"id":"c","op":"put","from":null,"to":"pend"#.utf8))  // died mid-append
+        h.closeFile()
+        #expect(try t.store().read { $0.count } == 2)
+        #expect(try t.store().counts()[.pending] == 2)
+        try add(t.store(), ["d"])
+        let text = String(decoding: t.bytes("journal.jsonl") ?? Data(), as: UTF8.self)
+        #expect(text.hasSuffix("}\n"))
+        #expect(!text.contains("\"pend\n") && !text.contains("\"to\":\"pend{"))
+        #expect(try t.store().read { Set($0.jobs.keys) } == ["a", "b", "d"])
+    }
+
+    @Test func aCrashBetweenTempWriteAndRenameLosesNothing() throws {
+        let t = TempHome()
+        let s = t.store()
+        s.compactThreshold = 1
+        try add(s, ["a"])  // compacted into jobs.json
+        let tmp = t.home.snapshot + ".tmp-99999"
+        _ = FileManager.default.createFile(atPath: tmp, contents: Data("{\"meta\":garbage".utf8))
+        #expect(try t.store().read { $0.count } == 1)
+        try add(s, ["b"])  // compacts again and sweeps the leftover
+        #expect(!FileManager.default.fileExists(atPath: tmp))
+        #expect(try t.store().read { $0.count } == 2)
+    }
+
+    @Test func aStaleJournalAfterACrashedCompactionIsNotAppliedTwice() throws {
+        let t = TempHome()
+        let s = t.store()
+        try add(s, ["a"])
+        try s.transaction { tx in var j = try #require(try tx.job("a")); j.attempts = 1; try tx.put(j) }
+        let oldJournal = try #require(t.bytes("journal.jsonl"))
+        try s.compactNow()
+        // Simulate dying after the rename of jobs.json but before the journal reset.
+        try oldJournal.write(to: URL(fileURLWithPath: t.home.journal))
+        let state = try t.store().read { $0 }
+        #expect(state.count == 1 && state["a"]?.attempts == 1)
+        try add(t.store(), ["b"])
+        #expect(try t.store().read { $0.count } == 2)
+        #expect(try t.store().counts()[.pending] == 2)
+    }
+
+    @Test(arguments: ["garbage\n", "", "{\"meta\":{\"format\":\"queuectl-jobs\"},\n\"jobs\":[\n]}\n", "truncate"])
+    func aCorruptSnapshotIsRefusedAndNeverOverwritten(_ content: String) throws {
+        let t = TempHome()
+        try add(t.store(), ["a", "b", "c"])
+        try t.store().compactNow()
+        var bad = Data(content.utf8)
+        if content == "truncate" { bad = try #require(t.bytes("jobs.json")).dropLast(20) }
+        try bad.write(to: URL(fileURLWithPath: t.home.snapshot))
+        func isCorrupt(_ body: () throws -> Void) {
+            do { try body(); Issue.record("expected corrupt error") } catch let e as QueueError {
+                guard case .corrupt(let path, _) = e else { Issue.record("wrong error \(e)"); return }
+                #expect(path.hasSuffix("jobs.json"))
+                #expect(e.exitCode == 1)
+            } catch { Issue.record("wrong error \(error)") }
+        }
+        isCorrupt { _ = try t.store().read { $0 } }
+        isCorrupt { _ = try t.store().counts() }
+        isCorrupt { try add(t.store(), ["d"]) }
+        #expect(t.bytes("jobs.json") == bad)
+    }
+
+    @Test func aFailedTransactionWritesNothing() throws {
+        let t = TempHome()
+        let s = t.store()
+        try add(s, ["a"])
+        let before = Harness.files(t.home.path)
+        struct Boom: Error {}
+        #expect(throws: Boom.self) { try s.transaction { tx in try tx.put(job("b")); throw Boom() } }
+        #expect(Harness.files(t.home.path) == before)
+        #expect(try s.read { $0.count } == 1)  // the cache did not keep the rolled-back job
+    }
+
+    @Test func theIdIndexAnswersForEveryId() throws {
+        let t = TempHome()
+        let s = t.store()
+        s.compactThreshold = 1
+        let ids = (0..<500).map { "id-\(($0 * 7919) % 1000)-\($0)" }
+        try add(s, ids)
+        let fresh = t.store()
+        let absent = ["0", "id-", "id-9999", "zzz", "id-0-0x", "A"]
+        let (found, wrong) = try fresh.transaction { tx -> ([Bool], [Bool]) in
+            (try ids.map { try tx.contains($0) }, try absent.map { try tx.contains($0) })
+        }
+        #expect(found.allSatisfy { $0 })
+        #expect(wrong.allSatisfy { !$0 })
+    }
+
+    @Test func filesArePrivate() throws {
+        let t = TempHome()
+        try add(t.store(), ["a"])
+        try t.store().compactNow()
+        func mode(_ p: String) throws -> Int { (try FileManager.default.attributesOfItem(atPath: p)[.posixPermissions] as? Int) ?? -1 }
+        #expect(try mode(t.home.path) == 0o700)
+        for name in ["jobs.json", "journal.jsonl", "jobs.ids", "queue.lock"] {
+            #expect(try mode(t.home.path + "/" + name) == 0o600, "\(name)")
+        }
+    }
+
+    @Test func countsAgreeWithTheJobsAfterMixedChanges() throws {
+        let t = TempHome()
+        let s = t.store()
+        s.compactThreshold = 3000
+        for i in 0..<30 {
+            try s.transaction { tx in
+                try tx.put(job("x\(i)", JobState.allCases[i % JobState.allCases.count]))
+                if i % 4 == 0, i > 0 { try tx.delete("x\(i - 1)") }
+            }
+        }
+        let state = try t.store().read { $0 }
+        let light = try t.store().counts()
+        for st in JobState.allCases {
+            let real = state.jobs.values.filter { $0.state == st }.count
+            #expect((light[st] ?? 0) == real, "\(st)")
+        }
+    }
+
+    @Test func fourProcessesEnqueueingAtOnceLoseNothing() throws {
+        let t = TempHome()
+        let bin = Harness.binary
+        var procs: [Process] = []
+        for p in 0..<4 {
+            let proc = Process()
+            proc.executableURL = URL(fileURLWithPath: "/bin/sh")
+            proc.arguments = ["-c", "for i in $(seq 500); do \"$0\" --home \"$1\" enqueue \"{\\\"id\\\":\\\"p\(p)-$i\\\",\\\"command\\\":\\\"true\\\"}\" >/dev/null || exit 1; done", bin, t.home.path]
+            try proc.run()
+            procs.append(proc)
+        }
+        for p in procs { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        let state = try t.store().read { $0 }
+        #expect(state.count == 2000)
+        #expect(Set(state.jobs.keys).count == 2000)
+        #expect(try t.store().counts()[.pending] == 2000)
+    }
+}
