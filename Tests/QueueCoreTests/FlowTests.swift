@@ -38,4 +38,13 @@ final class FlowTests: XCTestCase {
     func testTimeoutTree() { runFlow("timeout_tree") }
     func testConcurrentEnqueue() { runFlow("concurrent_enqueue") }
     func testSecondSupervisor() { runFlow("second_supervisor") }
+
+    // Scheduling and operations.
+    func testPriorityOrder() { runFlow("priority_order") }
+    func testDelayed() { runFlow("delayed") }
+    func testDependencies() { runFlow("dependencies") }
+    func testCancel() { runFlow("cancel") }
+    func testWaitCodes() { runFlow("wait_codes") }
+    func testPurge() { runFlow("purge") }
+    func testMetrics() { runFlow("metrics") }
 }

@@ -32,7 +32,7 @@ check() { echo "  ok: $*"; }
 
 # field ID KEY: a top-level field of `show ID --json` (strings unquoted, null as "null").
 field() {
-    q show "$1" --json | sed -n "s/^  \"$2\": \(.*\)$/\1/p" | sed 's/,$//; s/^"\(.*\)"$/\1/'
+    q show "$1" --json | sed -n "s/^  \"$2\": \(.*\)$/\1/p" | sed 's/,$//; s/^"\(.*\)"$/\1/; s/\\"/"/g'
 }
 
 # count STATE: jobs in that state, from `status --json`.

@@ -70,6 +70,7 @@ public struct Job: Equatable {
     public var createdAt: Millis
     public var updatedAt: Millis
     public var priority: Int = 0
+    public var batchIndex: Int = 0             // position in its enqueue batch: order among equal created_at
     public var runAt: Millis?                  // user's "not before"
     public var nextRunAt: Millis?              // earliest next start (run_at, then backoff)
     public var timeout: Double?                // nil = configured job_timeout; 0 = none
@@ -118,6 +119,7 @@ public struct Job: Equatable {
             ("last_error", lastError.map { .string($0) } ?? .null),
             ("cwd", .string(cwd)),
         ]
+        if batchIndex != 0 { o.append(("batch_index", .int(Int64(batchIndex)))) }
         if !env.isEmpty { o.append(("env", .object(env.map { ($0.0, .string($0.1)) }))) }
         if !dependsOn.isEmpty { o.append(("depends_on", .array(dependsOn.map { .string($0) }))) }
         if let p = workerPid { o.append(("worker_pid", .int(Int64(p)))) }
@@ -146,6 +148,7 @@ public struct Job: Equatable {
         w.lit(",\"exit_code\":"); w.optInt(exitCode)
         w.lit(",\"last_error\":"); if let e = lastError { w.str(e) } else { w.lit("null") }
         w.lit(",\"cwd\":"); w.str(cwd)
+        if batchIndex != 0 { w.lit(",\"batch_index\":"); w.int(batchIndex) }
         if !env.isEmpty { w.lit(",\"env\":"); w.json(JSON.object(env.map { ($0.0, .string($0.1)) })) }
         if !dependsOn.isEmpty { w.lit(",\"depends_on\":"); w.json(JSON.array(dependsOn.map { .string($0) })) }
         if let p = workerPid { w.lit(",\"worker_pid\":"); w.int(p) }
@@ -180,6 +183,7 @@ public struct Job: Equatable {
             case "max_retries": maxRetries = Int(v.intValue ?? 3)
             case "attempts": attempts = Int(v.intValue ?? 0)
             case "priority": priority = Int(v.intValue ?? 0)
+            case "batch_index": batchIndex = Int(v.intValue ?? 0)
             case "run_at": runAt = t(v)
             case "next_run_at": nextRunAt = t(v)
             case "timeout": timeout = v.doubleValue

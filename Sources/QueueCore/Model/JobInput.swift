@@ -92,6 +92,7 @@ public enum JobInput {
         var job = Job(id: id, command: command, maxRetries: try int("max_retries", min: 0) ?? config.maxRetries,
                       createdAt: now, cwd: cwd)
         job.priority = try int("priority", min: -1_000_000_000) ?? 0
+        job.batchIndex = index
         job.timeout = try seconds("timeout")
 
         if let v = value["run_at"], !v.isNull {

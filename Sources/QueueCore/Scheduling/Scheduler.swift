@@ -9,6 +9,7 @@ public enum Scheduler {
         let da = due(a), db = due(b)
         if da != db { return da < db }
         if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
+        if a.batchIndex != b.batchIndex { return a.batchIndex < b.batchIndex }
         return a.id < b.id
     }
 

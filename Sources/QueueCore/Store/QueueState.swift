@@ -44,7 +44,11 @@ public struct QueueState {
         var out: [Job] = []
         out.reserveCapacity(state.map { count($0) } ?? jobs.count)
         for j in jobs.values where state == nil || j.state == state { out.append(j) }
-        out.sort { $0.createdAt != $1.createdAt ? $0.createdAt < $1.createdAt : $0.id < $1.id }
+        out.sort {
+            if $0.createdAt != $1.createdAt { return $0.createdAt < $1.createdAt }
+            if $0.batchIndex != $1.batchIndex { return $0.batchIndex < $1.batchIndex }
+            return $0.id < $1.id
+        }
         return out
     }
 }
