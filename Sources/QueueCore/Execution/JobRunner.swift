@@ -21,8 +21,6 @@ public final class JobRunner {
     public var extraFds: [Int32] = []
     /// Set by the runner when it killed the job because `shouldKill` said so.
     public private(set) var killedOnRequest = false
-    /// The running job's process group (== its pid), for `onStart` bookkeeping.
-    public var onStart: (Int32) -> Void = { _ in }
 
     public init() {}
 
@@ -30,7 +28,8 @@ public final class JobRunner {
         killedOnRequest = false
         let logFd: Int32
         do {
-            try Posix.makeDirectories(Posix.dirname(of: req.logPath))
+            let dir = Posix.dirname(of: req.logPath)
+            if mkdir(dir, 0o700) != 0 && errno != EEXIST { try Posix.makeDirectories(dir) }
             logFd = try Posix.open(req.logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         } catch {
             var o = Outcome()
@@ -93,7 +92,6 @@ public final class JobRunner {
             return o
         }
         setpgid(pid, pid)  // also in the parent, so killpg works before the child gets to it
-        onStart(pid)
 
         var log = CappedLog(fd: logFd, limit: req.logMaxBytes)
         var status: Int32 = 0

@@ -19,6 +19,7 @@ public struct Config: Equatable {
         ConfigKey(name: "kill_grace", defaultValue: 2, help: "seconds between SIGTERM and SIGKILL on timeout", minimum: 0, isInteger: false, isDuration: true),
         ConfigKey(name: "log_max_bytes", defaultValue: 10_485_760, help: "output kept per attempt; the rest is cut", minimum: 0, isInteger: true, isDuration: false),
         ConfigKey(name: "retention", defaultValue: 0, help: "purge finished jobs older than this, seconds (0 = keep)", minimum: 0, isInteger: false, isDuration: true),
+        ConfigKey(name: "fsync", defaultValue: 1, help: "1: a change is on disk before a command returns; 0: faster, the OS flushes later", minimum: 0, isInteger: true, isDuration: false),
     ]
 
     public var values: [String: Double] = [:]   // only keys that were set
@@ -51,6 +52,7 @@ public struct Config: Equatable {
     public var killGrace: Double { value("kill_grace") }
     public var logMaxBytes: Int { Int(value("log_max_bytes")) }
     public var retention: Double { value("retention") }
+    public var fsync: Bool { value("fsync") != 0 }
 
     /// Validates a user's value for a key; the error says what is allowed.
     public static func parse(key: ConfigKey, value text: String) throws -> Double {
@@ -61,6 +63,9 @@ public struct Config: Equatable {
         }
         if key.isInteger && value.rounded() != value {
             throw QueueError.usage("invalid value '\(text)' for \(key.name): expected a whole number")
+        }
+        if key.name == "fsync" && value > 1 {
+            throw QueueError.usage("invalid value '\(text)' for fsync: expected 1 (sync every change) or 0")
         }
         if value < key.minimum {
             throw QueueError.usage("invalid value '\(text)' for \(key.name): must be at least \(JSON.format(key.minimum))")

@@ -35,11 +35,14 @@ public enum JobInput {
     public static let idRule = "ids are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
     private static var idCounter = 0
+    private static var idPrefix: (Millis, String)?
 
     /// Unique without coordination: time, pid and a per-process counter.
     public static func generateId(now: Millis) -> String {
         idCounter += 1
-        return "j" + String(now, radix: 36) + "-" + String(getpid(), radix: 36) + (idCounter > 1 ? "-" + String(idCounter, radix: 36) : "")
+        if idPrefix?.0 != now { idPrefix = (now, "j" + String(now, radix: 36) + "-" + String(getpid(), radix: 36)) }
+        let prefix = idPrefix!.1
+        return idCounter > 1 ? prefix + "-" + String(idCounter, radix: 36) : prefix
     }
 
     /// Validates one job object. `label` says which job it is ("job 3", or its id).

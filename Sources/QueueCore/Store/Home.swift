@@ -28,6 +28,7 @@ public struct Home {
 
     public var snapshot: String { path + "/jobs.json" }
     public var idIndex: String { path + "/jobs.ids" }
+    public var dueIndex: String { path + "/jobs.due" }
     public var journal: String { path + "/journal.jsonl" }
     public var lock: String { path + "/queue.lock" }
     public var config: String { path + "/config.json" }

@@ -94,12 +94,36 @@ public final class JSONStore {
         return counts
     }
 
+    /// config.json as last read, with the (inode, size, mtime) it had: re-read only when it changes.
+    private var configCache: (key: [Int], config: Config)?
+
     public func config() throws -> Config {
+        var st = stat()
+        guard stat(home.config, &st) == 0 else {
+            if errno == ENOENT { return Config() }
+            throw SystemError(operation: "read", path: home.config, code: errno)
+        }
+        let key = [Int(st.st_ino), Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)]
+        if let c = configCache, c.key == key { return c.config }
         guard let bytes = try Posix.readFile(home.config) else { return Config() }
         guard let json = try? JSONParser.parse(bytes: bytes) else {
             throw QueueError.corrupt(path: home.config, reason: "not valid JSON")
         }
-        return try Config(json: json, path: home.config)
+        let c = try Config(json: json, path: home.config)
+        configCache = (key, c)
+        return c
+    }
+
+    /// Size of the journal right after this process's last commit: a wake-up that finds the
+    /// journal at this size saw only our own write.
+    public private(set) var journalSizeAfterOwnCommit = -1
+
+    /// Current journal size and snapshot inode, to tell cheaply whether anything changed.
+    public func changeMarker() -> [Int] {
+        var a = stat(), b = stat()
+        let js = stat(home.journal, &a) == 0 ? Int(a.st_size) : -1
+        let si = stat(home.snapshot, &b) == 0 ? Int(b.st_ino) : -1
+        return [js, si]
     }
 
     public func updateConfig(_ body: (inout Config) throws -> Void) throws {
@@ -328,15 +352,27 @@ public final class JSONStore {
     fileprivate func dropCache() { cache = nil }
 
     private func commit(_ tx: Transaction) throws {
-        guard !tx.lines.isEmpty else {
+        guard !tx.changes.isEmpty else {
             // Nothing to write: hand the (unchanged) state back to the cache.
             if cache != nil, let s = tx.fullState { cache!.state = s } else { cache = nil }
             tx.fullState = nil
             return
         }
         let jfd = try openJournal()
-        let newBytes = tx.lines.reduce(0) { $0 + $1.count }
-        if tx.view.journalSize + newBytes > compactThreshold {
+        // Serialise the changes, but stop as soon as they would push the journal past the bound.
+        let room = compactThreshold - tx.view.journalSize
+        var lines: [[UInt8]] = []
+        var newBytes = 0
+        for c in tx.changes where newBytes <= room {
+            let line: [UInt8]
+            switch c {
+            case .put(let job, let from): line = JournalFile.line(put: job, from: from)
+            case .delete(let id, let from): line = JournalFile.line(delete: id, from: from)
+            }
+            newBytes += line.count
+            lines.append(line)
+        }
+        if newBytes > room {
             // Fold straight into a new snapshot: cheaper than appending megabytes and reading them back.
             let state = try tx.state
             tx.fullState = nil
@@ -361,9 +397,9 @@ public final class JSONStore {
                 throw SystemError(operation: "truncate", path: home.journal, code: errno)
             }
         }
-        for l in tx.lines { text.append(contentsOf: l) }
+        for l in lines { text.append(contentsOf: l) }
         try Posix.writeAll(fd: jfd, text, path: home.journal)
-        if tx.durable {
+        if tx.durable && tx.config.fsync {
             guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         }
 
@@ -412,6 +448,7 @@ public final class JSONStore {
         // The id index first: if we die before the snapshot's rename, its generation will not
         // match and readers fall back to loading the jobs.
         try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(ids: Array(state.jobs.keys), generation: generation))
+        try Posix.atomicWrite(path: home.dueIndex, byteChunks: DueIndexFile.encode(state: state, generation: generation))
         try Posix.atomicWrite(path: home.snapshot, byteChunks: SnapshotFile.encode(state: state, generation: generation))
     }
 }
@@ -420,7 +457,9 @@ public final class JSONStore {
 public final class Transaction {
     fileprivate unowned let store: JSONStore
     fileprivate var view: JSONStore.View
-    fileprivate var lines: [[UInt8]] = []
+    /// The changes, serialised only at commit (a large batch goes straight into a snapshot).
+    fileprivate enum Change { case put(Job, from: JobState?), delete(String, from: JobState) }
+    fileprivate var changes: [Change] = []
     /// The full state, once something asked for it (mutated in place).
     fileprivate var fullState: QueueState?
     private var undo: [(String, Job?)] = []
@@ -496,7 +535,7 @@ public final class Transaction {
         }
         undo.append((job.id, old))
         pendingJobs[job.id] = job
-        lines.append(JournalFile.line(put: job, from: from))
+        changes.append(.put(job, from: from))
     }
 
     public func delete(_ id: String) throws {
@@ -504,13 +543,13 @@ public final class Transaction {
         fullState?.remove(id)
         undo.append((id, old))
         pendingJobs[id] = nil
-        lines.append(JournalFile.line(delete: id, from: old.state))
+        changes.append(.delete(id, from: old.state))
     }
 
-    public var changeCount: Int { lines.count }
+    public var changeCount: Int { changes.count }
 
     fileprivate func rollback() {
-        lines.removeAll()
+        changes.removeAll()
         // The state was moved out of the store's cache and may hold half the changes: reload next time.
         fullState = nil
         store.dropCache()

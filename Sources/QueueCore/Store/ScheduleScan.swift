@@ -51,6 +51,34 @@ enum ScheduleScan {
     }
 }
 
+/// `jobs.due`: for the snapshot's waiting jobs that have a start time, `<millis> <id>` per line
+/// after a `generation G` line, so `status` can tell what is scheduled without reading jobs.
+enum DueIndexFile {
+    static func encode(state: QueueState, generation: Int64) -> [[UInt8]] {
+        var w = ByteWriter(capacity: 64)
+        w.raw("generation \(generation)\n")
+        for j in state.waiting {
+            guard let d = j.dueAt else { continue }
+            w.int(d); w.lit(" "); w.raw(j.id); w.lit("\n")
+        }
+        return [w.bytes]
+    }
+
+    /// id → due time, or nil when the file is missing or of another generation.
+    static func read(_ path: String, generation: Int64) -> [String: Millis]? {
+        guard let bytes = try? Posix.readFile(path) else { return nil }
+        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: true)
+        guard let first = lines.first, String(decoding: first, as: UTF8.self) == "generation \(generation)" else { return nil }
+        lines.removeFirst()
+        var out: [String: Millis] = [:]
+        for l in lines {
+            guard let sp = l.firstIndex(of: 0x20), let d = Millis(String(decoding: l[l.startIndex..<sp], as: UTF8.self)) else { return nil }
+            out[String(decoding: l[(sp + 1)...], as: UTF8.self)] = d
+        }
+        return out
+    }
+}
+
 extension JSONStore {
     /// How many waiting jobs are not yet due, and when the next one is. Reads job lines, decodes none.
     public func scheduled(now: Millis) throws -> (count: Int, next: Millis?) {
@@ -58,7 +86,10 @@ extension JSONStore {
         defer { unlock() }
         let view = try refresh(full: false)
         var due: [String: Millis] = [:]
-        if view.snapshotExists, let snap = try Posix.readFile(home.snapshot) {
+        if view.snapshotExists, let known = DueIndexFile.read(home.dueIndex, generation: view.generation) {
+            due = known.filter { $0.value > now }
+        } else if view.snapshotExists, let snap = try Posix.readFile(home.snapshot) {
+            // No index for this snapshot (an older home, or a crash mid-compaction): scan the jobs.
             snap.withUnsafeBufferPointer { buf in
                 var start = 0
                 while start < buf.count {

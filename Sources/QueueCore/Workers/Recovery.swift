@@ -24,14 +24,21 @@ public enum Recovery {
         if let pgid = jobGroup(home: home, job: job) { kill(-pgid, SIGKILL) }
     }
 
-    /// The process group running a job's latest attempt, if it is still alive and really is that
-    /// job's (its leader carries QUEUECTL_JOB_ID=<id>), so a recycled pid is never signalled.
+    /// The process group running a job's latest attempt, if any: found by scanning /proc for a
+    /// group leader whose environment carries QUEUECTL_JOB_ID=<id> and QUEUECTL_ATTEMPT=<n>.
+    /// Only recovery and cancel need it, so the hot path writes nothing for it.
     public static func jobGroup(home: Home, job: Job) -> Int32? {
-        guard let n = job.history.last?.number,
-              let text = try? Posix.readFile(home.logDirectory(job: job.id) + "/\(n).pgid"),
-              let pgid = Int32(String(decoding: text, as: UTF8.self).trimmingSpaces()), pgid > 1 else { return nil }
-        guard let env = try? Posix.readFile("/proc/\(pgid)/environ") else { return nil }
-        let marker = Array("QUEUECTL_JOB_ID=\(job.id)".utf8)
-        return env.split(separator: 0).contains(where: { Array($0) == marker }) ? pgid : nil
+        guard let n = job.history.last?.number else { return nil }
+        let idVar = Array("QUEUECTL_JOB_ID=\(job.id)".utf8)
+        let attemptVar = Array("QUEUECTL_ATTEMPT=\(n)".utf8)
+        for name in Posix.listDirectory("/proc") {
+            guard let pid = Int32(name), pid > 1, getpgid(pid) == pid,
+                  let env = try? Posix.readFile("/proc/\(pid)/environ") else { continue }
+            let vars = env.split(separator: 0)
+            if vars.contains(where: { $0.elementsEqual(idVar) }) && vars.contains(where: { $0.elementsEqual(attemptVar) }) {
+                return pid
+            }
+        }
+        return nil
     }
 }

@@ -33,6 +33,7 @@ public final class Worker {
                 if let f = unrecorded {
                     // Record the result and take the next job in one transaction (one fsync per job).
                     next = try store.transaction { tx -> (Job, Config)? in
+                        tx.durable = false
                         try record(f, tx: tx)
                         return stopRequested ? nil : try claimNext(tx)
                     }
@@ -45,7 +46,10 @@ public final class Worker {
                         tx.durable = false
                         return try claimNext(tx)
                     }
-                    if next == nil { try idle() }
+                    if next == nil {
+                        seen = store.changeMarker()
+                        try idle()
+                    }
                 }
                 failures = 0
             } catch {
@@ -70,7 +74,10 @@ public final class Worker {
                 log("\(j.id) cancelled: \(why)")
             }
         }
-        guard var job = Scheduler.next(in: try tx.state, now: tx.now) else { return nil }
+        guard var job = Scheduler.next(in: try tx.state, now: tx.now) else {
+            nextDue = Scheduler.nextDue(in: try tx.state, after: tx.now)
+            return nil
+        }
         Lifecycle.claim(&job, now: tx.now, workerPid: pid, workerStart: startTime)
         try tx.put(job)
         return (job, tx.config)
@@ -92,16 +99,10 @@ public final class Worker {
             self.handle(signals, supervisorGone: supervisorGone)
             return self.forceRequested
         }
-        let pgidFile = store.home.logDirectory(job: job.id) + "/\(attempt).pgid"
-        runner.onStart = { pgid in
-            // Remembered so a worker that recovers this job after our death can kill the group.
-            try? Posix.atomicWriteFast(path: pgidFile, text: "\(pgid)\n")
-        }
         let timeout = job.timeout ?? config.jobTimeout
         let outcome = runner.run(RunRequest(
             job: job, attempt: attempt, logPath: store.home.logFile(job: job.id, attempt: attempt),
             timeout: timeout, killGrace: config.killGrace, logMaxBytes: config.logMaxBytes))
-        unlink(pgidFile)
         return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest)
     }
 
@@ -151,13 +152,23 @@ public final class Worker {
             let purged = try Purge.run(store: store, state: nil, olderThan: config.retention)
             if !purged.isEmpty { log("retention: purged \(purged.count) finished job\(purged.count == 1 ? "" : "s")") }
         }
-        let now = Clock.nowMillis()
-        var seconds = config.pollInterval
-        if let due = try store.read({ Scheduler.nextDue(in: $0, after: now) }) {
-            seconds = min(seconds, max(0.001, Double(due - now) / 1000))
+        // Sleep until the queue changes (someone else wrote), the next job is due, or the poll
+        // interval passes. Wake-ups caused by our own or unrelated writes are absorbed here
+        // without taking the lock.
+        let deadline = Clock.monotonic() + config.pollInterval
+        while !stopRequested {
+            let now = Clock.nowMillis()
+            var seconds = deadline - Clock.monotonic()
+            if let due = nextDue { seconds = min(seconds, Double(due - now) / 1000) }
+            if seconds <= 0 { return }
+            wait(seconds: seconds)
+            if store.changeMarker() != seen { return }
         }
-        wait(seconds: seconds)
     }
+
+    /// The earliest future due time seen by the last claim attempt, and the files' state then.
+    private var nextDue: Millis?
+    private var seen: [Int] = []
 
     func wait(seconds: Double) {
         var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0),
