@@ -126,6 +126,9 @@ enum WorkerCommands {
             }
         }
         pump()
+        if !Posix.exists(path) && !(cmd.flag("follow") && job.state == .processing) {
+            Terminal.err("(attempt \(n) of \(id) printed nothing)")
+        }
         guard cmd.flag("follow") else { return 0 }
         // Follow while this attempt is running: wake on changes to the log, or every 200 ms.
         let ino = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))

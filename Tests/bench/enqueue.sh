@@ -21,6 +21,21 @@ hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$W/nq.json" "nq true" >/d
 hyperfine -N --warmup 10 --runs 50 --export-json "$W/status.json" "$Q --home $W/big status" >/dev/null
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$W/version.json" "$Q --version" >/dev/null
 
+# Worker memory with 100,000 jobs in the home (delayed, so the worker loads them all and idles).
+awk 'BEGIN { for (i = 0; i < 100000; i++) print "{\"command\":\"true\",\"delay\":\"1h\"}" }' > "$W/100k-delayed.jsonl"
+"$Q" --home "$W/mem" enqueue --file "$W/100k-delayed.jsonl" >/dev/null
+"$Q" --home "$W/mem" worker start --count 1 --detach >/dev/null 2>&1
+wpid=$(sed -n '/"workers"/,$p' "$W/mem/workers.pid" | grep -o '"pid": [0-9]*' | head -1 | grep -o '[0-9]*')
+prev=0; stable=0
+while [ $stable -lt 5 ]; do    # until the worker's RSS stops changing (it has loaded the jobs)
+    sleep 0.2
+    cur=$(awk '/VmRSS/ { print $2 }' /proc/$wpid/status)
+    if [ "$cur" = "$prev" ]; then stable=$((stable + 1)); else stable=0; fi
+    prev=$cur
+done
+worker_rss=$(( $(awk '/VmHWM/ { print $2 }' /proc/$wpid/status) / 1024 ))
+"$Q" --home "$W/mem" worker stop --force >/dev/null 2>&1
+
 e=$(median_ms "$W/empty.json"); f=$(median_ms "$W/full.json"); t=$(median_ms "$W/tsp.json"); n=$(median_ms "$W/nq.json")
 echo
 echo "| measure | median | target (SPEC §7) |"
@@ -33,4 +48,5 @@ echo "| \`queuectl enqueue\`, 100,000 jobs in the home | $f ms | |"
 echo "| 100k home / empty home | $(ratio "$f" "$e")× | ≤ 1.5× |"
 echo "| 100,000 jobs from one JSON Lines file | $(median_ms "$W/bulk.json") ms | ≤ 2,000 ms |"
 echo "| \`queuectl status\`, 100,000 jobs | $(median_ms "$W/status.json") ms | ≤ 100 ms |"
+echo "| worker peak RSS with 100,000 jobs in the home | ${worker_rss} MiB | ≤ 64 MiB |"
 echo "| \`queuectl --version\` (process start, for reference) | $(median_ms "$W/version.json") ms | |"

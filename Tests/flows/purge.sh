@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 q enqueue --id done1 -- "echo one" >/dev/null
 q enqueue --id done2 -- "echo two" >/dev/null
-q enqueue --id dead1 --max-retries 0 -- "exit 1" >/dev/null
+q enqueue --id dead1 --max-retries 0 -- "echo failing; exit 1" >/dev/null
 q worker start --count 1 --detach >/dev/null 2>&1
 wait_until 20 "three finished" bash -c "[ \"\$($Q --home $H status --json | grep -E '\"(completed|dead)\"' | grep -o '[0-9]*' | paste -sd+ | bc)\" = 3 ]"
 q worker stop >/dev/null 2>&1

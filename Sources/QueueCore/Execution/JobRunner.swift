@@ -26,22 +26,9 @@ public final class JobRunner {
 
     public func run(_ req: RunRequest) -> Outcome {
         killedOnRequest = false
-        let logFd: Int32
-        do {
-            let dir = Posix.dirname(of: req.logPath)
-            if mkdir(dir, 0o700) != 0 && errno != EEXIST { try Posix.makeDirectories(dir) }
-            logFd = try Posix.open(req.logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        } catch {
-            var o = Outcome()
-            o.error = "cannot open the log: \(error)"
-            return o
-        }
-        defer { close(logFd) }
-
         let (pipeR, pipeW) = Posix.makePipe()
         let devNull = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
 
-        // Prepare every C string before fork: the child only calls async-signal-safe functions.
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(req.job.command), nil]
         var envStrings = currentEnvironment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
         for (k, v) in req.job.env {
@@ -51,7 +38,7 @@ public final class JobRunner {
         envStrings.append("QUEUECTL_JOB_ID=\(req.job.id)")
         envStrings.append("QUEUECTL_ATTEMPT=\(req.attempt)")
         let envp: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
-        guard let cwd = strdup(req.job.cwd), let cwdError = strdup("queuectl: cannot enter the job's directory \(req.job.cwd)\n") else {
+        guard let cwd = strdup(req.job.cwd) else {
             var o = Outcome()
             o.error = "out of memory"
             return o
@@ -60,40 +47,55 @@ public final class JobRunner {
             for p in argv { free(p) }
             for p in envp { free(p) }
             free(cwd)
-            free(cwdError)
         }
 
-        fflush(stdout)
-        fflush(stderr)
-        let start = Clock.monotonic()
-        let pid = fork()
-        if pid == 0 {
-            setpgid(0, 0)
-            dup2(devNull, 0)
-            dup2(pipeW, 1)
-            dup2(pipeW, 2)
-            SignalPipe.resetForExec()
-            var empty = sigset_t()
-            sigemptyset(&empty)
-            sigprocmask(SIG_SETMASK, &empty, nil)
-            if chdir(cwd) != 0 {
-                _ = write(2, cwdError, strlen(cwdError))
-                _exit(126)
-            }
-            execve("/bin/sh", argv, envp)
-            _exit(127)
+        // posix_spawn (a vfork-style clone: no copy of the worker's page tables) into a new
+        // process group, with default signal handling and an empty mask. Glibc's addchdir_np is
+        // not visible to Swift, so the worker (single-threaded) steps into the job's directory
+        // around the spawn.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, devNull, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipeW, 1)
+        posix_spawn_file_actions_adddup2(&actions, pipeW, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        posix_spawnattr_setpgroup(&attr, 0)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in SignalPipe.handled + [SIGPIPE] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attr)
         }
+        let here = Glibc.open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard chdir(cwd) == 0 else {
+            let e = errno
+            close(pipeR); close(pipeW); if devNull >= 0 { close(devNull) }; if here >= 0 { close(here) }
+            var o = Outcome()
+            o.error = "cannot enter the job's directory \(req.job.cwd): \(Posix.describe(e))"
+            return o
+        }
+        let start = Clock.monotonic()
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp)
+        if here >= 0 { fchdir(here); close(here) }
         close(pipeW)
         if devNull >= 0 { close(devNull) }
-        if pid < 0 {
+        if rc != 0 {
             close(pipeR)
             var o = Outcome()
-            o.error = "cannot start the command: \(Posix.describe(errno))"
+            o.error = "cannot start the command: \(Posix.describe(rc))"
             return o
         }
         setpgid(pid, pid)  // also in the parent, so killpg works before the child gets to it
 
-        var log = CappedLog(fd: logFd, limit: req.logMaxBytes)
+        var log = CappedLog(path: req.logPath, limit: req.logMaxBytes)
         var status: Int32 = 0
         var exited = false
         var timedOut = false
@@ -101,7 +103,7 @@ public final class JobRunner {
         var killed = false
         var pipeOpen = true
         var exitedAt: Double? = nil
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        var buffer = [UInt8](unsafeUninitializedCapacity: 65536) { _, n in n = 65536 }
 
         while pipeOpen || !exited {
             let now = Clock.monotonic()
@@ -151,6 +153,7 @@ public final class JobRunner {
         log.finish()
 
         var o = Outcome()
+        if let e = log.error { o.error = e }
         o.outputBytes = log.total
         if exitStatusIsSignal(status) {
             o.signal = Int(status & 0x7f)
@@ -177,22 +180,45 @@ public final class JobRunner {
     }
 }
 
-/// Writes output to the log up to a limit, then notes where it was cut and counts the rest.
+/// Writes output to the attempt's log up to a limit, then notes where it was cut and counts the
+/// rest. The file (and the job's log directory) is created on the first byte of output: most
+/// jobs of a busy queue print nothing, and creating inodes is the costliest part of a run.
 struct CappedLog {
-    let fd: Int32
+    let path: String
     let limit: Int
+    var fd: Int32 = -1
     var written = 0
     var total = 0
     var cut = false
+    var error: String?
+
+    init(path: String, limit: Int) {
+        self.path = path
+        self.limit = limit
+    }
+
+    mutating func open() -> Bool {
+        if fd >= 0 { return true }
+        if error != nil { return false }
+        let dir = Posix.dirname(of: path)
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST { try? Posix.makeDirectories(dir) }
+        do {
+            fd = try Posix.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            return true
+        } catch {
+            self.error = "cannot write the log: \(error)"
+            return false
+        }
+    }
 
     mutating func write(_ buf: [UInt8], count: Int) {
         total += count
-        guard !cut else { return }
+        guard !cut, open() else { return }
         let room = limit - written
         let n = min(room, count)
         if n > 0 {
             buf.withUnsafeBytes { raw in
-                try? Posix.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: raw[0..<n]), path: "log")
+                try? Posix.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: raw[0..<n]), path: path)
             }
             written += n
         }
@@ -200,8 +226,10 @@ struct CappedLog {
     }
 
     mutating func finish() {
-        if cut {
-            try? Posix.writeAll(fd: fd, "\n[queuectl: output cut at \(limit) bytes (log_max_bytes); \(total) bytes in all]\n", path: "log")
+        if cut, open() {
+            try? Posix.writeAll(fd: fd, "\n[queuectl: output cut at \(limit) bytes (log_max_bytes); \(total) bytes in all]\n", path: path)
         }
+        if fd >= 0 { close(fd) }
+        fd = -1
     }
 }

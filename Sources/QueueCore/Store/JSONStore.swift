@@ -114,9 +114,15 @@ public final class JSONStore {
         return c
     }
 
-    /// Size of the journal right after this process's last commit: a wake-up that finds the
-    /// journal at this size saw only our own write.
-    public private(set) var journalSizeAfterOwnCommit = -1
+    /// Whether this process wrote changes without waiting for the disk (`durable = false`).
+    public private(set) var hasUnsyncedWrites = false
+
+    /// Flushes the journal: a worker calls this when it goes idle, so the results it recorded
+    /// without waiting (to keep job throughput up) are on disk within moments.
+    public func syncJournal() {
+        if journalFd >= 0 && hasUnsyncedWrites { fdatasync(journalFd) }
+        hasUnsyncedWrites = false
+    }
 
     /// Current journal size and snapshot inode, to tell cheaply whether anything changed.
     public func changeMarker() -> [Int] {
@@ -205,24 +211,31 @@ public final class JSONStore {
         let jpath = home.journal
 
         // Incremental: same snapshot file as last time, read only the appended journal bytes.
-        if full, var c = cache, let ino = ino, c.snapshotIno == ino, try journalGeneration(jfd) == c.generation {
-            let fresh = try Posix.readAll(fd: jfd, from: c.journalOffset, path: jpath)
+        if full, let c = cache, let ino = ino, c.snapshotIno == ino, try journalGeneration(jfd) == c.generation {
+            let offset = c.journalOffset
+            let fresh = try Posix.readAll(fd: jfd, from: offset, path: jpath)
             var view = View(meta: nil, generation: c.generation, snapshotExists: true)
-            if Posix.fileSize(jpath).map({ $0 < c.journalOffset }) ?? true {
+            if Posix.fileSize(jpath).map({ $0 < offset }) ?? true {
                 cache = nil  // journal shrank under us: reload from scratch
                 return try refresh(full: full)
             }
-            try fresh.withUnsafeBufferPointer { buf in
-                let validEnd = JournalFile.validEnd(buf)
-                for r in JournalFile.lineRanges(buf, from: 0, to: validEnd) {
-                    let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: jpath, lineNo: 0)
-                    apply(e, to: &c.state)
+            // Apply to the cached state in place: a copy of the cache would share the job
+            // dictionary, and the first change would then copy every job.
+            do {
+                try fresh.withUnsafeBufferPointer { buf in
+                    let validEnd = JournalFile.validEnd(buf)
+                    for r in JournalFile.lineRanges(buf, from: 0, to: validEnd) {
+                        let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: jpath, lineNo: 0)
+                        apply(e, to: &cache!.state)
+                    }
+                    cache!.journalOffset = offset + validEnd
+                    view.journalSize = offset + buf.count
+                    view.journalValidEnd = offset + validEnd
                 }
-                c.journalOffset += validEnd
-                view.journalSize = c.journalOffset + (buf.count - validEnd)
-                view.journalValidEnd = c.journalOffset
+            } catch {
+                cache = nil  // partly applied: start over next time
+                throw error
             }
-            cache = c
             return view
         }
 
@@ -401,6 +414,9 @@ public final class JSONStore {
         try Posix.writeAll(fd: jfd, text, path: home.journal)
         if tx.durable && tx.config.fsync {
             guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+            hasUnsyncedWrites = false
+        } else {
+            hasUnsyncedWrites = true
         }
 
         let size = Posix.fileSize(home.journal) ?? 0

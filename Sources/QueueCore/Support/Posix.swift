@@ -40,7 +40,7 @@ public enum Posix {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)  // 0 for /proc files: the loop below reads them to EOF
-        var out = [UInt8](repeating: 0, count: max(0, size - offset))
+        var out = [UInt8](unsafeUninitializedCapacity: max(0, size - offset)) { _, n in n = max(0, size - offset) }
         var got = 0
         try out.withUnsafeMutableBytes { raw in
             while got < raw.count {
@@ -55,12 +55,14 @@ public enum Posix {
         }
         if got < out.count { out.removeSubrange(got...) }
         // The file may have grown while we read; pick up the rest.
+        var chunkSize = 4096
         while true {
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 65536, off_t(offset + out.count)) }
+            var chunk = [UInt8](unsafeUninitializedCapacity: chunkSize) { _, n in n = chunkSize }
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(offset + out.count)) }
             if n < 0 { if errno == EINTR { continue }; throw SystemError(operation: "read", path: path, code: errno) }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<n])
+            chunkSize = min(chunkSize * 4, 1 << 20)
         }
         return out
     }

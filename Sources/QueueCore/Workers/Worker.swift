@@ -58,6 +58,7 @@ public final class Worker {
                 wait(seconds: 1)  // store trouble (disk full, corrupt file): retry calmly
             }
         }
+        store.syncJournal()
     }
 
     private var lastRecovery = -Double.infinity
@@ -152,6 +153,7 @@ public final class Worker {
             let purged = try Purge.run(store: store, state: nil, olderThan: config.retention)
             if !purged.isEmpty { log("retention: purged \(purged.count) finished job\(purged.count == 1 ? "" : "s")") }
         }
+        if (try? store.config().fsync) ?? true { store.syncJournal() }
         // Sleep until the queue changes (someone else wrote), the next job is due, or the poll
         // interval passes. Wake-ups caused by our own or unrelated writes are absorbed here
         // without taking the lock.
