@@ -244,8 +244,10 @@ public final class JSONStore {
         var state = QueueState()
         if ino != nil {
             if full {
-                guard let bytes = try Posix.readFile(home.snapshot) else { return try refresh(full: full) }
-                let (s, gen) = try SnapshotFile.decode(bytes: bytes, path: home.snapshot)
+                let decoded = try Posix.withMappedFile(home.snapshot) { buf in
+                    try buf.map { try SnapshotFile.decode(buffer: $0, path: home.snapshot) }
+                }
+                guard let (s, gen) = decoded else { return try refresh(full: full) }
                 state = s
                 view.generation = gen
             } else {

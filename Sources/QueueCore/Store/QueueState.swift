@@ -10,6 +10,8 @@ public struct QueueState {
 
     public var count: Int { jobs.count }
 
+    public mutating func reserveCapacity(_ n: Int) { jobs.reserveCapacity(n) }
+
     public subscript(id: String) -> Job? { jobs[id] }
 
     public mutating func put(_ job: Job) {

@@ -35,6 +35,27 @@ public enum Posix {
         return try readAll(fd: fd, from: 0, path: path)
     }
 
+    /// Maps a whole file read-only and passes its bytes to `body`; nil bytes when it does not exist.
+    public static func withMappedFile<T>(_ path: String, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return try body(nil) }
+            throw SystemError(operation: "read", path: path, code: errno)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        let size = Int(st.st_size)
+        if size == 0 { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            // Fall back to reading (e.g. a filesystem without mmap).
+            let bytes = try readAll(fd: fd, from: 0, path: path)
+            return try bytes.withUnsafeBufferPointer { try body($0) }
+        }
+        defer { munmap(p, size) }
+        return try body(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size))
+    }
+
     /// Reads from `offset` to end of file.
     public static func readAll(fd: Int32, from offset: Int, path: String) throws -> [UInt8] {
         var st = stat()
