@@ -38,6 +38,7 @@ final class FlowTests: XCTestCase {
     func testTimeoutTree() { runFlow("timeout_tree") }
     func testConcurrentEnqueue() { runFlow("concurrent_enqueue") }
     func testSecondSupervisor() { runFlow("second_supervisor") }
+    func testWakeup() { runFlow("wakeup") }
 
     // Scheduling and operations.
     func testPriorityOrder() { runFlow("priority_order") }

@@ -3,11 +3,9 @@ import Glibc
 /// Crash recovery (SPEC §3, §8): a job left `processing` by a worker that no longer exists
 /// (killed -9, machine restarted) is counted as a failed attempt and retried.
 public enum Recovery {
-    public static func recoverLostJobs(tx: Transaction, state: QueueState, log: (String) -> Void) throws {
-        var lost: [Job] = []
-        for j in state.processing {
-            if !Posix.isAlive(pid: j.workerPid ?? 0, startTime: j.workerStart) { lost.append(j) }
-        }
+    public static func recoverLostJobs(tx: Transaction, log: (String) -> Void) throws {
+        // Collect first: holding a copy of the state across `put` would copy every job.
+        let lost = try tx.state.processing.filter { !Posix.isAlive(pid: $0.workerPid ?? 0, startTime: $0.workerStart) }
         for var j in lost {
             killOrphanedGroup(home: tx.storeHome, job: j)
             var o = Outcome()

@@ -68,7 +68,7 @@ public final class Worker {
     func claimNext(_ tx: Transaction) throws -> (Job, Config)? {
         if Clock.monotonic() - lastRecovery >= 1 {
             lastRecovery = Clock.monotonic()
-            try Recovery.recoverLostJobs(tx: tx, state: try tx.state, log: log)
+            try Recovery.recoverLostJobs(tx: tx, log: log)
             for (var j, why) in Scheduler.blocked(in: try tx.state) {
                 Lifecycle.cancel(&j, now: tx.now, reason: "not run: " + why)
                 try tx.put(j)
