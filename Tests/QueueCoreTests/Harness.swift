@@ -41,23 +41,27 @@ enum Harness {
         for (k, v) in env { e[k] = v }
         p.environment = e
         if let c = cwd { p.currentDirectoryURL = URL(fileURLWithPath: c) }
-        let out = Pipe(), err = Pipe(), inp = Pipe()
+        // Output goes to files, so a chatty child can never block on a full pipe.
+        let tmp = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        FileManager.default.createFile(atPath: tmp + "/out", contents: nil)
+        FileManager.default.createFile(atPath: tmp + "/err", contents: nil)
+        guard let out = FileHandle(forWritingAtPath: tmp + "/out"), let err = FileHandle(forWritingAtPath: tmp + "/err") else {
+            return Result(code: -1, stdout: "", stderr: "cannot create output files")
+        }
+        let inp = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = inp
         do { try p.run() } catch { return Result(code: -1, stdout: "", stderr: "cannot run \(binary): \(error)") }
         if let s = stdin { inp.fileHandleForWriting.write(s.data(using: .utf8)!) }
         try? inp.fileHandleForWriting.close()
-        // Read both pipes fully before waiting, so a chatty child cannot block on a full pipe.
-        var outData = Data(), errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
         p.waitUntilExit()
-        return Result(code: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        try? out.close()
+        try? err.close()
+        let o = FileManager.default.contents(atPath: tmp + "/out") ?? Data()
+        let errData = FileManager.default.contents(atPath: tmp + "/err") ?? Data()
+        return Result(code: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// Every regular file under `dir` with its bytes: for "nothing was written" assertions.

@@ -8,6 +8,8 @@ public enum Enqueue {
             var jobs: [Job] = []
             jobs.reserveCapacity(values.count)
             var batchIds: [String: Int] = [:]
+            batchIds.reserveCapacity(values.count)
+            tx.reserve(values.count)
             for (n, v) in values.enumerated() {
                 let job = try JobInput.job(from: v, index: n, total: values.count, config: tx.config, now: tx.now, cwd: cwd)
                 var label: String { values.count > 1 ? "job \(n + 1) (\"\(job.id)\")" : "job \"\(job.id)\"" }

@@ -508,6 +508,7 @@ public final class Transaction {
             if let s = fullState { return s }
             var s = try store.loadFull(self)
             // Replay this transaction's own light-mode changes onto the freshly loaded state.
+            s.reserveCapacity(s.count + pendingJobs.count)
             for (id, _) in undo { if let j = pendingJobs[id] { s.put(j) } else { s.remove(id) } }
             fullState = s
             return s
@@ -565,6 +566,15 @@ public final class Transaction {
     }
 
     public var changeCount: Int { changes.count }
+
+    /// Sizes the transaction's tables for `n` more jobs (a large enqueue batch).
+    public func reserve(_ n: Int) {
+        pendingJobs.reserveCapacity(n)
+        lightIds.reserveCapacity(n)
+        undo.reserveCapacity(n)
+        changes.reserveCapacity(n)
+        if let current = fullState?.count { fullState?.reserveCapacity(current + n) }
+    }
 
     fileprivate func rollback() {
         changes.removeAll()

@@ -10,7 +10,10 @@ public struct QueueState {
 
     public var count: Int { jobs.count }
 
-    public mutating func reserveCapacity(_ n: Int) { jobs.reserveCapacity(n) }
+    public mutating func reserveCapacity(_ n: Int) {
+        jobs.reserveCapacity(n)
+        waitingIds.reserveCapacity(n)
+    }
 
     public subscript(id: String) -> Job? { jobs[id] }
 

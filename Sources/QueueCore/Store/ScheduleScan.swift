@@ -57,9 +57,9 @@ enum DueIndexFile {
     static func encode(state: QueueState, generation: Int64) -> [[UInt8]] {
         var w = ByteWriter(capacity: 64)
         w.raw("generation \(generation)\n")
-        for j in state.waiting {
-            guard let d = j.dueAt else { continue }
-            w.int(d); w.lit(" "); w.raw(j.id); w.lit("\n")
+        for id in state.waitingIds {
+            guard let d = state[id]?.dueAt else { continue }
+            w.int(d); w.lit(" "); w.raw(id); w.lit("\n")
         }
         return [w.bytes]
     }
