@@ -119,6 +119,14 @@ enum CommandTable {
         options: [json],
         examples: ["queuectl metrics", "queuectl metrics --json"])
 
+    static let dashboard = CommandSpec(
+        "dashboard", summary: "serve a live web dashboard and JSON API (Ctrl+C stops it)",
+        options: [
+            OptionSpec("host", value: "ADDR", help: "address to bind (default 127.0.0.1; anything else is reachable from the network)"),
+            OptionSpec("port", short: "p", value: "PORT", help: "port (default 8000; 0 = any free port)"),
+        ],
+        examples: ["queuectl dashboard", "queuectl dashboard --port 9000"])
+
     static let completion = CommandSpec(
         "completion", summary: "print a shell completion script",
         arguments: [ArgumentSpec("SHELL", help: "bash, zsh or fish")],
@@ -127,7 +135,7 @@ enum CommandTable {
     static var root: CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, metrics, config, completion],
+            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, metrics, dashboard, config, completion],
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

@@ -18,6 +18,7 @@ enum Commands {
         case ["purge"]: return try OperationCommands.purge(cmd, store: store)
         case ["metrics"]: return try OperationCommands.metrics(cmd, store: store)
         case ["completion"]: return try Completion.run(cmd)
+        case ["dashboard"]: return try DashboardCommand.run(cmd, store: store)
         case ["dlq", "list"]: return try ReadCommands.list(cmd, store: store, state: .dead)
         case ["dlq", "retry"]: return try DLQCommand.retry(cmd, store: store)
         case ["config", "show"]: return try ConfigCommand.show(cmd, store: store)
@@ -100,6 +101,25 @@ enum ConfigCommand {
         let k = try key(cmd.arguments[0])
         try store.updateConfig { $0.values[k.name] = nil }
         Terminal.err("\(k.name) = \(Config.display(k.defaultValue)) (default)")
+        return 0
+    }
+}
+
+enum DashboardCommand {
+    static func run(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let host = cmd.value("host") ?? "127.0.0.1"
+        let port = try Commands.int(cmd, "port") ?? 8000
+        guard port <= 65535 else { throw QueueError.usage("invalid --port \(port): expected 0 to 65535") }
+        let dashboard = try Dashboard(store: store)
+        let server = try HTTPServer(host: host, port: port, handler: dashboard.handle)
+        dashboard.allow(host: host, port: server.port)
+        if !(host == "127.0.0.1" || host == "localhost") {
+            Terminal.err("queuectl: warning: listening on \(host), not loopback: anyone who can reach it can see every job's command and output")
+        }
+        print("queuectl dashboard: http://\(host == "localhost" ? "127.0.0.1" : host):\(server.port)/ (Ctrl+C to stop)")
+        fflush(stdout)
+        server.run()
+        Terminal.err("dashboard stopped")
         return 0
     }
 }

@@ -36,6 +36,7 @@ enum WorkerCommands {
             dup2(devNull, 0)
             dup2(logFd >= 0 ? logFd : devNull, 1)
             dup2(logFd >= 0 ? logFd : devNull, 2)
+            supervisor.closeInheritedDescriptors(keep: [w])
             supervisor.closeInChildren = [w]
             let code = supervisor.run(ready: {
                 _ = write(w, "ok\n", 3)

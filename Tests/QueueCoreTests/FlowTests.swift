@@ -48,4 +48,7 @@ final class FlowTests: XCTestCase {
     func testWaitCodes() { runFlow("wait_codes") }
     func testPurge() { runFlow("purge") }
     func testMetrics() { runFlow("metrics") }
+
+    // Dashboard in a real browser (skipped, with a message, where Chromium is not installed).
+    func testDashboardBrowser() { runFlow("dashboard_browser") }
 }

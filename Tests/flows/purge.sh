@@ -5,7 +5,8 @@ q enqueue --id done1 -- "echo one" >/dev/null
 q enqueue --id done2 -- "echo two" >/dev/null
 q enqueue --id dead1 --max-retries 0 -- "echo failing; exit 1" >/dev/null
 q worker start --count 1 --detach >/dev/null 2>&1
-wait_until 20 "three finished" bash -c "[ \"\$($Q --home $H status --json | grep -E '\"(completed|dead)\"' | grep -o '[0-9]*' | paste -sd+ | bc)\" = 3 ]"
+finished() { [ $(( $(count completed) + $(count dead) )) = 3 ]; }
+wait_until 20 "three finished" finished
 q worker stop >/dev/null 2>&1
 q enqueue --id keep --delay 1h -- "true" >/dev/null
 [ -d "$H/logs/done1" ] || fail "done1 should have logs"

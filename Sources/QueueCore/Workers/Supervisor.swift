@@ -87,6 +87,14 @@ public final class Supervisor {
         return 0
     }
 
+    /// The detached supervisor keeps no descriptor it inherited (a caller's pipes would otherwise
+    /// stay open for as long as the workers run), except `keep` and its own lock.
+    public func closeInheritedDescriptors(keep: [Int32]) {
+        store.closeFiles()
+        let fds = Posix.listDirectory("/proc/self/fd").compactMap { Int32($0) }
+        for fd in fds where fd > 2 && fd != lockFd && !keep.contains(fd) { close(fd) }
+    }
+
     /// After `--detach` forks, the CLI parent drops its copy of the lock descriptor.
     public func releaseLockInParent() {
         if lockFd >= 0 { close(lockFd); lockFd = -1 }
