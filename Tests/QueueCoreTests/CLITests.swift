@@ -96,7 +96,7 @@ final class CLITests: HomeTestCase {
         XCTAssertTrue(q("--version").stdout.hasPrefix("queuectl "))
         let commands: [[String]] = [[], ["enqueue"], ["worker"], ["worker", "start"], ["worker", "stop"], ["worker", "status"],
                                     ["status"], ["list"], ["show"], ["logs"], ["wait"], ["cancel"], ["dlq"], ["dlq", "list"],
-                                    ["dlq", "retry"], ["purge"], ["metrics"], ["config"], ["config", "set"], ["completion"]]
+                                    ["dlq", "retry"], ["purge"], ["metrics"], ["dashboard"], ["config"], ["config", "set"], ["completion"]]
         for c in commands {
             let r = Harness.run(c + ["--help"], home: home)
             XCTAssertEqual(r.code, 0, "\(c) --help")

@@ -120,6 +120,46 @@ final class DashboardTests: HomeTestCase {
         XCTAssertTrue(http("GET", "/").headers.contains("Content-Security-Policy"))
     }
 
+    func testSlowClientsAndConcurrentRequestsDoNotBlockAndCtrlCStops() throws {
+        try startDashboard()
+        // A client that sends half a request and then stalls.
+        let slow = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(slow) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(slow, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(ok, 0)
+        _ = "GET / HTTP/1.1\r\nHost: 127.0.0.1".withCString { send(slow, $0, strlen($0), 0) }
+        // Meanwhile 40 requests from 8 threads all get answers.
+        let group = DispatchGroup()
+        final class Results: @unchecked Sendable {  // guarded by its lock
+            let lock = NSLock()
+            var statuses: [Int] = []
+            func add(_ s: Int) { lock.lock(); statuses.append(s); lock.unlock() }
+        }
+        let results = Results()
+        for _ in 0..<8 {
+            group.enter()
+            DispatchQueue.global().async {
+                for _ in 0..<5 {
+                    let st = self.http("GET", "/api/status").status
+                    results.add(st)
+                }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 30), .success, "requests blocked behind a slow client")
+        XCTAssertEqual(results.statuses.count, 40)
+        XCTAssertTrue(results.statuses.allSatisfy { $0 == 200 }, "\(results.statuses)")
+        // Ctrl+C: the server stops and exits 0.
+        let server = try XCTUnwrap(self.server)
+        server.interrupt()
+        server.waitUntilExit()
+        XCTAssertEqual(server.terminationStatus, 0)
+    }
+
     func testRetryThroughTheAPIAndTheForm() throws {
         try startDashboard()
         let token = try XCTUnwrap(String(contentsOfFile: home + "/dashboard.token", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
