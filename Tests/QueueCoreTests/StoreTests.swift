@@ -80,7 +80,7 @@ import Testing
         let text = String(decoding: t.bytes("journal.jsonl") ?? Data(), as: UTF8.self)
         #expect(text.hasSuffix("}\n"))
         #expect(!text.contains("\"pend\n") && !text.contains("\"to\":\"pend{"))
-        #expect(try t.store().read { Set($0.jobs.keys) } == ["a", "b", "d"])
+        #expect(try t.store().read { Set($0.ids) } == ["a", "b", "d"])
     }
 
     @Test func aCrashBetweenTempWriteAndRenameLosesNothing() throws {
@@ -183,7 +183,7 @@ import Testing
         let state = try t.store().read { $0 }
         let light = try t.store().counts()
         for st in JobState.allCases {
-            let real = state.jobs.values.filter { $0.state == st }.count
+            let real = state.all.filter { $0.state == st }.count
             #expect((light[st] ?? 0) == real, "\(st)")
         }
     }
@@ -202,7 +202,7 @@ import Testing
         for p in procs { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
         let state = try t.store().read { $0 }
         #expect(state.count == 2000)
-        #expect(Set(state.jobs.keys).count == 2000)
+        #expect(Set(state.ids).count == 2000)
         #expect(try t.store().counts()[.pending] == 2000)
     }
 }

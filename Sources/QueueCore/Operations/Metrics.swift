@@ -21,7 +21,7 @@ public struct Metrics {
         var waits: [Double] = []
         var finishedAttempts = 0, finishedJobs = 0
         let hourAgo = now - 3_600_000
-        for j in state.jobs.values {
+        for j in state.all {
             if let f = j.firstStartedAt { waits.append(Double(f - j.createdAt) / 1000) }
             if j.state == .completed || j.state == .dead {
                 finishedJobs += 1

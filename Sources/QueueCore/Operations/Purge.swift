@@ -9,7 +9,7 @@ public enum Purge {
         }
         let ids: [String] = try store.transaction { tx in
             let cutoff = olderThan.map { tx.now - Millis($0 * 1000) }
-            let victims = try tx.state.jobs.values.filter { j in
+            let victims = try tx.state.all.filter { j in
                 j.state.isFinished && (state == nil || j.state == state)
                     && (cutoff == nil || (j.finishedAt ?? j.updatedAt) <= cutoff!)
             }.map(\.id)

@@ -44,7 +44,8 @@ public enum Scheduler {
     /// Waiting jobs whose dependencies can never complete; they are cancelled with the reason.
     public static func blocked(in state: QueueState) -> [(Job, String)] {
         var out: [(Job, String)] = []
-        for j in state.waiting where !j.dependsOn.isEmpty {
+        for id in state.waitingIds {
+            guard let j = state[id], !j.dependsOn.isEmpty else { continue }
             if case .blocked(let why) = dependencies(of: j, in: state) { out.append((j, why)) }
         }
         return out
@@ -53,7 +54,8 @@ public enum Scheduler {
     /// The earliest future time a waiting job becomes due (so an idle worker sleeps until then).
     public static func nextDue(in state: QueueState, after now: Millis) -> Millis? {
         var best: Millis? = nil
-        for j in state.waiting {
+        for id in state.waitingIds {
+            guard let j = state[id] else { continue }
             let d = due(j)
             if d > now && (best == nil || d < best!) { best = d }
         }

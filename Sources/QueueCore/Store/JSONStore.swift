@@ -465,7 +465,7 @@ public final class JSONStore {
     private func writeSnapshot(_ state: QueueState, generation: Int64) throws {
         // The id index first: if we die before the snapshot's rename, its generation will not
         // match and readers fall back to loading the jobs.
-        try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(ids: Array(state.jobs.keys), generation: generation))
+        try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(ids: state.ids, generation: generation))
         try Posix.atomicWrite(path: home.dueIndex, byteChunks: DueIndexFile.encode(state: state, generation: generation))
         try Posix.atomicWrite(path: home.snapshot, byteChunks: SnapshotFile.encode(state: state, generation: generation))
     }

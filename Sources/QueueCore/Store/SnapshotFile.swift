@@ -98,6 +98,7 @@ public enum SnapshotFile {
         state.reserveCapacity(meta.jobCount)
         try { (buf: UnsafeBufferPointer<UInt8>) in
             var i = bodyStart
+            var released = 0
             var lineNo = 2
             func nextLine() -> UnsafeBufferPointer<UInt8>? {
                 guard i < buf.count else { return nil }
@@ -118,6 +119,10 @@ public enum SnapshotFile {
                     throw corrupt(path, "line \(lineNo) is not a valid job")
                 }
                 state.put(job)
+                if i - released > 4 << 20 {  // drop decoded pages of a mapped file as we go
+                    Posix.releaseMapped(buf, upTo: i)
+                    released = i
+                }
             }
         }(buffer)
         guard state.count == meta.jobCount else {

@@ -56,6 +56,17 @@ public enum Posix {
         return try body(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size))
     }
 
+    /// Tells the kernel the first `upTo` bytes of a mapped file are no longer needed, so they
+    /// stop counting against the process while the rest is decoded.
+    public static func releaseMapped(_ buf: UnsafeBufferPointer<UInt8>, upTo: Int) {
+        guard let base = buf.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base)
+        guard start % page == 0 else { return }
+        let len = (upTo / page) * page
+        if len > 0 { madvise(UnsafeMutableRawPointer(mutating: base), len, MADV_DONTNEED) }
+    }
+
     /// Reads from `offset` to end of file.
     public static func readAll(fd: Int32, from offset: Int, path: String) throws -> [UInt8] {
         var st = stat()

@@ -53,7 +53,7 @@ public enum WorkerControl {
     public static func workers(home: Home, state: QueueState?) -> (PidFile?, [WorkerInfo]) {
         guard let pf = PidFile.live(home) else { return (nil, []) }
         var byPid: [Int: Job] = [:]
-        if let s = state { for j in s.jobs.values where j.state == .processing { if let p = j.workerPid { byPid[p] = j } } }
+        if let s = state { for j in s.processing where j.state == .processing { if let p = j.workerPid { byPid[p] = j } } }
         return (pf, pf.workers.map { WorkerInfo(slot: $0.slot, pid: $0.pid, job: byPid[$0.pid]) })
     }
 }
