@@ -48,6 +48,7 @@ final class FlowTests: XCTestCase {
     func testWaitCodes() { runFlow("wait_codes") }
     func testPurge() { runFlow("purge") }
     func testMetrics() { runFlow("metrics") }
+    func testRetention() { runFlow("retention") }
 
     // Dashboard in a real browser (skipped, with a message, where Chromium is not installed).
     func testDashboardBrowser() { runFlow("dashboard_browser") }

@@ -147,8 +147,9 @@ public final class Worker {
 
     func idle() throws {
         let config = try store.config()
-        // Automatic retention: finished jobs older than `retention` go, at most once a minute.
-        if config.retention > 0 && Clock.monotonic() - lastRetention >= 60 {
+        // Automatic retention: finished jobs older than `retention` go; checked when idle, at most
+        // once a minute (more often only for retentions shorter than two minutes).
+        if config.retention > 0 && Clock.monotonic() - lastRetention >= min(60, max(1, config.retention / 2)) {
             lastRetention = Clock.monotonic()
             let purged = try Purge.run(store: store, state: nil, olderThan: config.retention)
             if !purged.isEmpty { log("retention: purged \(purged.count) finished job\(purged.count == 1 ? "" : "s")") }
