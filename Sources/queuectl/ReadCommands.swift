@@ -86,8 +86,12 @@ enum ReadCommands {
             let c = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })
             let workers = JSON.array(live?.workers.map { .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) } ?? [])
             let sched = JSON.object([("count", .int(Int64(scheduled.count))), ("next_due", scheduled.next.map { .string(Clock.iso($0)) } ?? .null)])
+            let fs = FileSystemKind.of(store.home.path)
             print(JSON.object([("counts", c), ("total", .int(Int64(total))), ("scheduled", sched), ("workers", workers),
-                               ("supervisor_pid", live.map { .int(Int64($0.supervisorPid)) } ?? .null)]).pretty())
+                               ("supervisor_pid", live.map { .int(Int64($0.supervisorPid)) } ?? .null),
+                               ("supervisor_host", live.map { .string($0.hostName) } ?? .null),
+                               ("file_system", .string(fs.name)),
+                               ("wakeup", .string(live.map { $0.wakeup.isEmpty ? fs.wakeup : $0.wakeup } ?? fs.wakeup))]).pretty())
             return 0
         }
         let rows = JobState.allCases.map { [Terminal.state($0), String(counts[$0] ?? 0)] }
@@ -97,7 +101,7 @@ enum ReadCommands {
             print("\n\(scheduled.count) waiting for a later time; the next is due in \(Clock.humanDuration(Double(next - now) / 1000)) (\(Clock.local(next)))")
         }
         if let p = live {
-            print("\n\(p.workers.count) worker\(p.workers.count == 1 ? "" : "s") running (supervisor pid \(p.supervisorPid)); see 'queuectl worker status'")
+            print("\n\(p.workers.count) worker\(p.workers.count == 1 ? "" : "s") running (supervisor pid \(p.supervisorPid)\(p.isThisHost ? "" : " on host " + p.hostName)\(p.wakeup == "poll" ? ", polling: the home is on a network file system" : "")); see 'queuectl worker status'")
         } else {
             print("\nno workers running; start them with 'queuectl worker start'")
         }

@@ -82,7 +82,12 @@ enum WorkerCommands {
             Terminal.err("no workers are running for \(store.home.path); start them with 'queuectl worker start'")
             return 0
         }
-        print("supervisor pid \(p.supervisorPid), up since \(Clock.local(p.startedAt))\(p.logPath.map { ", log \($0)" } ?? "")")
+        print("supervisor pid \(p.supervisorPid) on host \(p.hostName)\(p.isThisHost ? " (this one)" : ""), up since \(Clock.local(p.startedAt))\(p.logPath.map { ", log \($0)" } ?? "")")
+        if !p.wakeup.isEmpty {
+            print(p.wakeup == "poll"
+                  ? "wake-up: polling every \(Clock.humanDuration((try? store.config().pollInterval) ?? 1)) (\(p.fileSystem) is a network file system: inotify cannot see other machines' writes)"
+                  : "wake-up: inotify (\(p.fileSystem))")
+        }
         let now = Clock.nowMillis()
         let rows = infos.map { w -> [String] in
             guard let j = w.job else { return [String(w.slot), String(w.pid), Terminal.dim("idle"), "", ""] }
@@ -95,7 +100,10 @@ enum WorkerCommands {
     static func workersJSON(_ pf: PidFile?, _ infos: [WorkerControl.WorkerInfo]) -> JSON {
         guard let p = pf else { return .object([("supervisor", .null), ("workers", .array([]))]) }
         return .object([
-            ("supervisor", .object([("pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt)))])),
+            ("supervisor", .object([("pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt))),
+                                    ("host", .string(p.hostName)), ("host_id", .string(p.hostId))])),
+            ("file_system", .string(p.fileSystem)),
+            ("wakeup", .string(p.wakeup)),
             ("workers", .array(infos.map(workerJSON))),
         ])
     }

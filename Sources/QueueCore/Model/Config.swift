@@ -19,6 +19,7 @@ public struct Config: Equatable {
         ConfigKey(name: "kill_grace", defaultValue: 2, help: "seconds between SIGTERM and SIGKILL on timeout", minimum: 0, isInteger: false, isDuration: true),
         ConfigKey(name: "log_max_bytes", defaultValue: 10_485_760, help: "output kept per attempt; the rest is cut", minimum: 0, isInteger: true, isDuration: false),
         ConfigKey(name: "retention", defaultValue: 0, help: "purge finished jobs older than this, seconds (0 = keep)", minimum: 0, isInteger: false, isDuration: true),
+        ConfigKey(name: "journal_max_bytes", defaultValue: 1_048_576, help: "journal size that starts a compaction into jobs.json", minimum: 4096, isInteger: true, isDuration: false),
         ConfigKey(name: "fsync", defaultValue: 1, help: "1: a change is on disk before a command returns; 0: faster, the OS flushes later", minimum: 0, isInteger: true, isDuration: false),
     ]
 
@@ -53,6 +54,7 @@ public struct Config: Equatable {
     public var logMaxBytes: Int { Int(value("log_max_bytes")) }
     public var retention: Double { value("retention") }
     public var fsync: Bool { value("fsync") != 0 }
+    public var journalMaxBytes: Int { Int(min(value("journal_max_bytes"), 1e12)) }
 
     /// Validates a user's value for a key; the error says what is allowed.
     public static func parse(key: ConfigKey, value text: String) throws -> Double {

@@ -81,6 +81,7 @@ public struct Job: Equatable {
     public var dependsOn: [String] = []
     public var workerPid: Int?                 // while processing
     public var workerStart: Int64?             // the worker's /proc start time, to detect pid reuse
+    public var workerHost: String?             // the worker's host (Host.id): its pid means nothing elsewhere
     public var startedAt: Millis?              // start of the current/last attempt
     public var firstStartedAt: Millis?
     public var finishedAt: Millis?
@@ -124,6 +125,7 @@ public struct Job: Equatable {
         if !dependsOn.isEmpty { o.append(("depends_on", .array(dependsOn.map { .string($0) }))) }
         if let p = workerPid { o.append(("worker_pid", .int(Int64(p)))) }
         if let s = workerStart { o.append(("worker_start", .int(s))) }
+        if let h = workerHost { o.append(("worker_host", .string(h))) }
         o.append(("started_at", t(startedAt)))
         o.append(("finished_at", t(finishedAt)))
         if let f = firstStartedAt { o.append(("first_started_at", .string(Clock.iso(f)))) }
@@ -153,6 +155,7 @@ public struct Job: Equatable {
         if !dependsOn.isEmpty { w.lit(",\"depends_on\":"); w.json(JSON.array(dependsOn.map { .string($0) })) }
         if let p = workerPid { w.lit(",\"worker_pid\":"); w.int(p) }
         if let s = workerStart { w.lit(",\"worker_start\":"); w.int(s) }
+        if let h = workerHost { w.lit(",\"worker_host\":"); w.str(h) }
         w.lit(",\"started_at\":"); w.time(startedAt)
         w.lit(",\"finished_at\":"); w.time(finishedAt)
         if let f = firstStartedAt { w.lit(",\"first_started_at\":"); w.time(f) }
@@ -194,6 +197,7 @@ public struct Job: Equatable {
             case "depends_on": dependsOn = v.arrayValue?.compactMap(\.stringValue) ?? []
             case "worker_pid": workerPid = v.intValue.map { Int($0) }
             case "worker_start": workerStart = v.intValue
+            case "worker_host": workerHost = v.stringValue
             case "started_at": startedAt = t(v)
             case "finished_at": finishedAt = t(v)
             case "first_started_at": firstStartedAt = t(v)

@@ -43,6 +43,7 @@ public enum Lifecycle {
         job.attempts += 1
         job.workerPid = workerPid
         job.workerStart = workerStart
+        job.workerHost = Host.current.id
         job.startedAt = now
         job.finishedAt = nil
         if job.firstStartedAt == nil { job.firstStartedAt = now }
@@ -66,6 +67,7 @@ public enum Lifecycle {
         job.exitCode = outcome.exitCode
         job.workerPid = nil
         job.workerStart = nil
+        job.workerHost = nil
         job.updatedAt = now
         if outcome.succeeded {
             job.state = .completed
@@ -99,6 +101,7 @@ public enum Lifecycle {
         job.attempts = max(0, job.attempts - 1)
         job.workerPid = nil
         job.workerStart = nil
+        job.workerHost = nil
         job.nextRunAt = nil
         job.lastError = reason
         job.updatedAt = now
@@ -119,6 +122,7 @@ public enum Lifecycle {
         job.lastError = reason
         job.workerPid = nil
         job.workerStart = nil
+        job.workerHost = nil
         job.nextRunAt = nil
         job.finishedAt = now
         job.updatedAt = now

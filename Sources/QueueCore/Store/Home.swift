@@ -27,6 +27,8 @@ public struct Home {
     }
 
     public var snapshot: String { path + "/jobs.json" }
+    /// The same snapshot under a name of its own generation (what readers open; see JSONStore).
+    public func snapshot(generation: Int64) -> String { path + "/jobs.\(generation).json" }
     public var idIndex: String { path + "/jobs.ids" }
     public var dueIndex: String { path + "/jobs.due" }
     public var journal: String { path + "/journal.jsonl" }
@@ -34,6 +36,9 @@ public struct Home {
     public var config: String { path + "/config.json" }
     public var pidFile: String { path + "/workers.pid" }
     public var supervisorLock: String { path + "/supervisor.lock" }
+    /// Held (shared) by every worker of one host for its whole life: if another machine can take
+    /// it exclusively, no worker of that host is alive, whatever pids its claims name.
+    public func workersLock(hostName: String) -> String { path + "/workers." + Host.fileSafe(hostName) + ".lock" }
     public var logs: String { path + "/logs" }
 
     /// Log directory of a job. Ids are validated (`^[A-Za-z0-9][A-Za-z0-9._-]*$`), so this

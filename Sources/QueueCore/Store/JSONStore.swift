@@ -14,18 +14,22 @@ import Glibc
 ///   read only the journal bytes appended since they last looked.
 public final class JSONStore {
     public let home: Home
-    /// Journal size that triggers compaction. Small enough that scanning the journal stays cheap.
-    public var compactThreshold = 1 << 20
+    /// Journal size that triggers compaction (config `journal_max_bytes` unless a test sets it).
+    /// Small enough that scanning the journal stays cheap.
+    public var compactThreshold: Int?
 
     private var lockFd: Int32 = -1
+    /// The journal, opened after the lock was taken and closed before it is released: on a
+    /// network file system only a descriptor opened under the lock sees other machines' writes
+    /// (close-to-open consistency), and only closing it makes ours visible to them.
     private var journalFd: Int32 = -1
     private var cache: Cache?
 
-    /// What this process has loaded: the full state at (snapshot inode, journal offset).
+    /// What this process has loaded: the full state at (generation, journal inode, journal offset).
     struct Cache {
         var state: QueueState
         var generation: Int64
-        var snapshotIno: UInt64
+        var journalIno: UInt64
         var journalOffset: Int
     }
 
@@ -38,9 +42,13 @@ public final class JSONStore {
     /// Drops inherited descriptors and cached state; a forked child calls this before using the store
     /// (an inherited flock descriptor would share the parent's lock).
     public func closeFiles() {
+        closeJournal()
         if lockFd >= 0 { close(lockFd); lockFd = -1 }
-        if journalFd >= 0 { close(journalFd); journalFd = -1 }
         cache = nil
+    }
+
+    private func closeJournal() {
+        if journalFd >= 0 { close(journalFd); journalFd = -1 }
     }
 
     // MARK: - Public API
@@ -81,7 +89,7 @@ public final class JSONStore {
     public func counts() throws -> [JobState: Int] {
         try lock(LOCK_SH)
         defer { unlock() }
-        if let c = cache, (try? snapshotIno()) == c.snapshotIno {
+        if let c = cache, try currentJournalKey() == JournalKey(generation: c.generation, ino: c.journalIno) {
             let view = try refresh(full: true)
             return (view.loaded ?? cache?.state ?? QueueState()).counts
         }
@@ -119,8 +127,13 @@ public final class JSONStore {
 
     /// Flushes the journal: a worker calls this when it goes idle, so the results it recorded
     /// without waiting (to keep job throughput up) are on disk within moments.
-    public func syncJournal() {
-        if journalFd >= 0 && hasUnsyncedWrites { fdatasync(journalFd) }
+    /// fsync works on the file, not the descriptor, so a fresh descriptor flushes what earlier
+    /// transactions wrote. A failure is reported and the writes stay marked unsynced.
+    public func syncJournal() throws {
+        guard hasUnsyncedWrites else { return }
+        let fd = try Posix.open(home.journal, O_RDWR)
+        defer { close(fd) }
+        guard fdatasync(fd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         hasUnsyncedWrites = false
     }
 
@@ -140,9 +153,6 @@ public final class JSONStore {
         try Posix.atomicWrite(path: home.config, text: c.json.pretty() + "\n")
     }
 
-    /// A checksum-free fingerprint of the home's state files, for "nothing was written" tests.
-    public var journalSize: Int { Posix.fileSize(home.journal) ?? 0 }
-
     // MARK: - Locking
 
     func lock(_ op: Int32) throws {
@@ -157,6 +167,7 @@ public final class JSONStore {
     }
 
     func unlock() {
+        closeJournal()
         if lockFd >= 0 { flock(lockFd, LOCK_UN) }
     }
 
@@ -168,6 +179,8 @@ public final class JSONStore {
         var meta: SnapshotFile.Meta?
         var generation: Int64
         var snapshotExists: Bool
+        /// The snapshot file this view was read from (see `locateSnapshot`).
+        var snapshotPath = ""
         /// Light mode: the journal's bytes and where its change lines start (after the header).
         var journalBytes: [UInt8] = []
         var changesStart = 0
@@ -188,37 +201,72 @@ public final class JSONStore {
         var loaded: QueueState?
     }
 
-    private func snapshotIno() throws -> UInt64? {
-        var st = stat()
-        if stat(home.snapshot, &st) != 0 {
-            if errno == ENOENT { return nil }
-            throw SystemError(operation: "stat", path: home.snapshot, code: errno)
-        }
-        return UInt64(st.st_ino)
-    }
-
     private func openJournal() throws -> Int32 {
         if journalFd < 0 {
-            journalFd = try Posix.open(home.journal, O_RDWR | O_CREAT | O_APPEND, 0o600)
+            journalFd = try Posix.open(home.journal, O_RDWR | O_CREAT, 0o600)
         }
         return journalFd
     }
 
-    /// Brings this process's view up to date. Caller holds the lock.
+    /// The journal's identity: its header's generation and its inode (it is truncated in place,
+    /// never replaced, so the inode is stable while the generation changes at each compaction).
+    struct JournalKey: Equatable { var generation: Int64?; var ino: UInt64 }
+
+    private func currentJournalKey() throws -> JournalKey {
+        let fd = try openJournal()
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: home.journal, code: errno) }
+        return JournalKey(generation: try journalGeneration(fd), ino: UInt64(st.st_ino))
+    }
+
+    /// The snapshot that goes with a journal of generation `g`: `jobs.<g>.json`, a name that is
+    /// new at every compaction, so no machine can open it through a directory entry it cached
+    /// before (a renamed-over `jobs.json` can look old to another client for about a second).
+    /// Homes written before these links existed fall back to `jobs.json`.
+    private func locateSnapshot(generation g: Int64?) -> String? {
+        if let g = g {
+            let linked = home.snapshot(generation: g)
+            if Posix.exists(linked) { return linked }
+        }
+        return Posix.exists(home.snapshot) ? home.snapshot : nil
+    }
+
+    /// Brings this process's view up to date. Caller holds the lock. A snapshot older than the
+    /// journal is what another client's stale directory entry shows for a moment after a
+    /// compaction there: look again for up to two seconds before calling the home corrupt.
     func refresh(full: Bool) throws -> View {
-        let ino = try snapshotIno()
+        var attempt = 0
+        while true {
+            do {
+                return try refreshOnce(full: full)
+            } catch let e as StaleSnapshot {
+                attempt += 1
+                if attempt > 40 { throw e.error }
+                closeJournal()
+                Posix.sleep(seconds: 0.05)
+            }
+        }
+    }
+
+    private struct StaleSnapshot: Error { let error: QueueError }
+
+    private func refreshOnce(full: Bool) throws -> View {
         let jfd = try openJournal()
         let jpath = home.journal
+        let key = try currentJournalKey()
 
-        // Incremental: same snapshot file as last time, read only the appended journal bytes.
-        if full, let c = cache, let ino = ino, c.snapshotIno == ino, try journalGeneration(jfd) == c.generation {
+        // Incremental: same journal and generation as last time, read only the appended bytes.
+        if full, let c = cache, key == JournalKey(generation: c.generation, ino: c.journalIno) {
             let offset = c.journalOffset
+            var st = stat()
+            guard fstat(jfd, &st) == 0 else { throw SystemError(operation: "stat", path: jpath, code: errno) }
+            if Int(st.st_size) < offset {
+                cache = nil  // journal shrank under us: reload from scratch
+                return try refreshOnce(full: full)
+            }
             let fresh = try Posix.readAll(fd: jfd, from: offset, path: jpath)
             var view = View(meta: nil, generation: c.generation, snapshotExists: true)
-            if Posix.fileSize(jpath).map({ $0 < offset }) ?? true {
-                cache = nil  // journal shrank under us: reload from scratch
-                return try refresh(full: full)
-            }
+            view.snapshotPath = locateSnapshot(generation: c.generation) ?? home.snapshot
             // Apply to the cached state in place: a copy of the cache would share the job
             // dictionary, and the first change would then copy every job.
             do {
@@ -240,18 +288,20 @@ public final class JSONStore {
         }
 
         // From scratch.
-        var view = View(meta: nil, generation: 0, snapshotExists: ino != nil)
+        let snapPath = locateSnapshot(generation: key.generation)
+        var view = View(meta: nil, generation: 0, snapshotExists: snapPath != nil)
+        view.snapshotPath = snapPath ?? home.snapshot
         var state = QueueState()
-        if ino != nil {
+        if let path = snapPath {
             if full {
-                let decoded = try Posix.withMappedFile(home.snapshot) { buf in
+                let decoded = try Posix.withMappedFile(path) { buf in
                     try buf.map { try SnapshotFile.decode(buffer: $0, path: home.snapshot) }
                 }
-                guard let (s, gen) = decoded else { return try refresh(full: full) }
+                guard let (s, gen) = decoded else { return try refreshOnce(full: full) }
                 state = s
                 view.generation = gen
             } else {
-                let meta = try readSnapshotMeta()
+                let meta = try readSnapshotMeta(path)
                 view.meta = meta
                 view.generation = meta.generation
             }
@@ -268,11 +318,11 @@ public final class JSONStore {
             guard let jgen = JournalFile.parseHeader(UnsafeBufferPointer(rebasing: buf[0..<firstEnd])) else {
                 throw QueueError.corrupt(path: jpath, reason: "the first line is not a journal header")
             }
-            if ino == nil && validEnd > firstEnd + 1 {
+            if snapPath == nil && validEnd > firstEnd + 1 {
                 throw QueueError.corrupt(path: home.snapshot, reason: "the file is missing while \(jpath) holds changes")
             }
             if jgen > view.generation {
-                throw QueueError.corrupt(path: jpath, reason: "it belongs to a newer jobs.json (generation \(jgen), jobs.json has \(view.generation))")
+                throw StaleSnapshot(error: QueueError.corrupt(path: jpath, reason: "it belongs to a newer jobs.json (generation \(jgen), jobs.json has \(view.generation))"))
             }
             if jgen < view.generation {
                 // A compaction finished its rename and died before resetting the journal:
@@ -289,9 +339,9 @@ public final class JSONStore {
         }
         if !full { view.journalBytes = jbytes }
         if full {
-            let c = Cache(state: state, generation: view.generation, snapshotIno: ino ?? 0,
+            let c = Cache(state: state, generation: view.generation, journalIno: key.ino,
                           journalOffset: view.journalValidEnd)
-            if ino == nil || view.journalNeedsReset {
+            if snapPath == nil || view.journalNeedsReset {
                 cache = nil
                 view.loaded = state
             } else {
@@ -320,11 +370,11 @@ public final class JSONStore {
     }
 
     /// Reads only the header line and the size of `jobs.json`.
-    private func readSnapshotMeta() throws -> SnapshotFile.Meta {
-        let fd = try Posix.open(home.snapshot, O_RDONLY)
+    private func readSnapshotMeta(_ path: String) throws -> SnapshotFile.Meta {
+        let fd = try Posix.open(path, O_RDONLY)
         defer { close(fd) }
         var st = stat()
-        fstat(fd, &st)
+        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)
         var head = [UInt8](repeating: 0, count: min(size, 65536))
         let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
@@ -332,7 +382,10 @@ public final class JSONStore {
             throw QueueError.corrupt(path: home.snapshot, reason: "no header line")
         }
         var tail = [UInt8](repeating: 0, count: 3)
-        if size >= 3 { _ = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 3, off_t(size - 3)) } }
+        if size >= 3 {
+            let got = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 3, off_t(size - 3)) }
+            guard got == 3 else { throw QueueError.corrupt(path: home.snapshot, reason: "cannot read its last bytes") }
+        }
         return try SnapshotFile.readMeta(headerLine: Array(head[0..<nl]), fileSize: size, tail: tail, path: home.snapshot)
     }
 
@@ -375,7 +428,7 @@ public final class JSONStore {
         }
         let jfd = try openJournal()
         // Serialise the changes, but stop as soon as they would push the journal past the bound.
-        let room = compactThreshold - tx.view.journalSize
+        let room = (compactThreshold ?? tx.config.journalMaxBytes) - tx.view.journalSize
         var lines: [[UInt8]] = []
         var newBytes = 0
         for c in tx.changes where newBytes <= room {
@@ -403,9 +456,12 @@ public final class JSONStore {
         }
         var text: [UInt8] = []
         text.reserveCapacity(newBytes + 64)
+        // The end of the journal as read under this lock, never a size cached before it.
+        var offset = view.journalValidEnd
         if view.journalNeedsReset {
             guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
             text = Array(JournalFile.header(generation: view.generation).utf8)
+            offset = 0
         } else if view.journalValidEnd < view.journalSize {
             // Cut off a torn last line left by a writer that died mid-append.
             guard ftruncate(jfd, off_t(view.journalValidEnd)) == 0 else {
@@ -413,15 +469,14 @@ public final class JSONStore {
             }
         }
         for l in lines { text.append(contentsOf: l) }
-        try Posix.writeAll(fd: jfd, text, path: home.journal)
+        try Posix.pwriteAll(fd: jfd, text, at: offset, path: home.journal)
         if tx.durable && tx.config.fsync {
             guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
-            hasUnsyncedWrites = false
         } else {
             hasUnsyncedWrites = true
         }
 
-        let size = Posix.fileSize(home.journal) ?? 0
+        let size = offset + text.count
         if cache != nil, let s = tx.fullState, !view.journalNeedsReset, view.snapshotExists {
             // Our in-memory state already has these changes (the transaction applied them).
             tx.fullState = nil
@@ -441,18 +496,31 @@ public final class JSONStore {
     }
 
     private func compact(state: QueueState, generation: Int64) throws {
-        for name in Posix.listDirectory(home.path) where name.contains(".tmp-") {
-            unlink(home.path + "/" + name)  // left by a writer that died before its rename
-        }
         let gen = generation + 1
         try writeSnapshot(state, generation: gen)
         let jfd = try openJournal()
         guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
-        let header = JournalFile.header(generation: gen)
-        try Posix.writeAll(fd: jfd, header, path: home.journal)
+        let header = Array(JournalFile.header(generation: gen).utf8)
+        try Posix.pwriteAll(fd: jfd, header, at: 0, path: home.journal)
         guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
-        cache = Cache(state: state, generation: gen, snapshotIno: (try snapshotIno()) ?? 0,
-                      journalOffset: header.utf8.count)
+        hasUnsyncedWrites = false
+        sweep(keeping: gen)
+        cache = Cache(state: state, generation: gen, journalIno: (try currentJournalKey()).ino,
+                      journalOffset: header.count)
+    }
+
+    /// Removes what earlier generations and crashed writers left: snapshot links of other
+    /// generations (only once the journal names the new one) and the store's own temporary files.
+    /// Temporary files of other writers (the pid file, the dashboard token) are never touched.
+    private func sweep(keeping gen: Int64) {
+        let mine = ["jobs.json.tmp-", "jobs.ids.tmp-", "jobs.due.tmp-"]
+        let current = "jobs.\(gen).json"
+        for name in Posix.listDirectory(home.path) {
+            let stale = mine.contains { name.hasPrefix($0) }
+                || (name.hasPrefix("jobs.") && name.hasSuffix(".json") && name != current && name != "jobs.json"
+                    && Int64(name.dropFirst(5).dropLast(5)) != nil)
+            if stale { unlink(home.path + "/" + name) }
+        }
     }
 
     /// Compacts under the lock (for `purge` and tests).
@@ -467,7 +535,10 @@ public final class JSONStore {
         // match and readers fall back to loading the jobs.
         try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(ids: state.ids, generation: generation))
         try Posix.atomicWrite(path: home.dueIndex, byteChunks: DueIndexFile.encode(state: state, generation: generation))
-        try Posix.atomicWrite(path: home.snapshot, byteChunks: SnapshotFile.encode(state: state, generation: generation))
+        // Readers open the snapshot by its generation's own name (see `locateSnapshot`);
+        // jobs.json is the same file under its documented name.
+        try Posix.atomicWrite(path: home.snapshot, byteChunks: SnapshotFile.encode(state: state, generation: generation),
+                              linkAs: home.snapshot(generation: generation))
     }
 }
 

@@ -88,7 +88,7 @@ extension JSONStore {
         var due: [String: Millis] = [:]
         if view.snapshotExists, let known = DueIndexFile.read(home.dueIndex, generation: view.generation) {
             due = known.filter { $0.value > now }
-        } else if view.snapshotExists, let snap = try Posix.readFile(home.snapshot) {
+        } else if view.snapshotExists, let snap = try Posix.readFile(view.snapshotPath) {
             // No index for this snapshot (an older home, or a crash mid-compaction): scan the jobs.
             snap.withUnsafeBufferPointer { buf in
                 var start = 0

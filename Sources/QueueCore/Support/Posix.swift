@@ -111,6 +111,22 @@ public enum Posix {
         }
     }
 
+    /// Writes every byte at an explicit offset (never O_APPEND: network file systems emulate it
+    /// in the client, and appends from two machines then overwrite each other).
+    public static func pwriteAll(fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError(operation: "write", path: path, code: errno)
+                }
+                done += n
+            }
+        }
+    }
+
     public static func writeAll(fd: Int32, _ text: String, path: String) throws {
         var t = text
         try t.withUTF8 { try writeAll(fd: fd, UnsafeRawBufferPointer($0), path: path) }
@@ -126,9 +142,10 @@ public enum Posix {
         try atomicWrite(path: path, byteChunks: chunks.map { Array($0.utf8) })
     }
 
-    public static func atomicWrite(path: String, byteChunks chunks: [[UInt8]]) throws {
+    /// `linkAs`: also give the new file that second name (hard link, made before the rename).
+    public static func atomicWrite(path: String, byteChunks chunks: [[UInt8]], linkAs: String? = nil) throws {
         let dir = dirname(of: path)
-        let tmp = path + ".tmp-\(getpid())"
+        let tmp = temporaryName(for: path)
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         do {
             for c in chunks { try writeAll(fd: fd, c, path: tmp) }
@@ -138,7 +155,19 @@ public enum Posix {
             unlink(tmp)
             throw error
         }
-        close(fd)
+        guard close(fd) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw SystemError(operation: "write", path: tmp, code: e)
+        }
+        if let second = linkAs {
+            unlink(second)
+            guard link(tmp, second) == 0 else {
+                let e = errno
+                unlink(tmp)
+                throw SystemError(operation: "link", path: second, code: e)
+            }
+        }
         guard rename(tmp, path) == 0 else {
             let e = errno
             unlink(tmp)
@@ -151,13 +180,10 @@ public enum Posix {
         try atomicWrite(path: path, chunks: [text])
     }
 
-    /// Replaces a small scratch file atomically but without fsync (crash loss is harmless).
-    public static func atomicWriteFast(path: String, text: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        defer { close(fd) }
-        try writeAll(fd: fd, text, path: tmp)
-        guard rename(tmp, path) == 0 else { throw SystemError(operation: "rename", path: tmp, code: errno) }
+    /// `<path>.tmp-<host>-<pid>`: unique across the machines that share a home, so two hosts
+    /// whose processes have the same pid never write the same temporary file.
+    public static func temporaryName(for path: String) -> String {
+        path + ".tmp-" + Host.current.fileSafeName + "-" + String(getpid())
     }
 
     public static func fsyncDirectory(_ dir: String) throws {

@@ -15,11 +15,22 @@ public struct PidFile: Equatable {
     public var startedAt: Millis
     public var workers: [Entry]
     public var logPath: String?
+    /// The supervisor's host (`Host.id` and name): its pids mean nothing on another machine.
+    public var hostId: String
+    public var hostName: String
+    /// The home's file system and how idle workers learn of new jobs there (inotify or poll).
+    public var fileSystem: String
+    public var wakeup: String
+
+    public var isThisHost: Bool { hostId == Host.current.id }
 
     public var json: JSON {
         .object([
             ("supervisor", .object([("pid", .int(Int64(supervisorPid))), ("start_time", supervisorStart.map { .int($0) } ?? .null)])),
             ("started_at", .string(Clock.iso(startedAt))),
+            ("host", .object([("name", .string(hostName)), ("id", .string(hostId))])),
+            ("file_system", .string(fileSystem)),
+            ("wakeup", .string(wakeup)),
             ("count", .int(Int64(workers.count))),
             ("log", logPath.map { .string($0) } ?? .null),
             ("workers", .array(workers.map { w in
@@ -34,6 +45,10 @@ public struct PidFile: Equatable {
         self.startedAt = startedAt
         self.workers = workers
         self.logPath = logPath
+        self.hostId = Host.current.id
+        self.hostName = Host.current.name
+        self.fileSystem = ""
+        self.wakeup = ""
     }
 
     init?(json: JSON) {
@@ -42,6 +57,10 @@ public struct PidFile: Equatable {
         supervisorStart = sup["start_time"]?.intValue
         startedAt = json["started_at"]?.stringValue.flatMap(Clock.parseISO) ?? 0
         logPath = json["log"]?.stringValue
+        hostId = json["host"]?["id"]?.stringValue ?? Host.current.id
+        hostName = json["host"]?["name"]?.stringValue ?? Host.name(ofId: hostId)
+        fileSystem = json["file_system"]?.stringValue ?? ""
+        wakeup = json["wakeup"]?.stringValue ?? ""
         workers = (json["workers"]?.arrayValue ?? []).compactMap { w in
             guard let p = w["pid"]?.intValue else { return nil }
             return Entry(slot: Int(w["slot"]?.intValue ?? 0), pid: Int(p), startTime: w["start_time"]?.intValue)
@@ -69,10 +88,11 @@ public struct PidFile: Equatable {
         return errno == EWOULDBLOCK
     }
 
-    /// The live workers of a live supervisor (empty when none).
+    /// The live workers of a live supervisor (empty when none). Pids of another host cannot be
+    /// checked here; its supervisor's lock says it is alive, so its list is taken as written.
     public static func live(_ home: Home) -> PidFile? {
         guard supervisorAlive(home), var p = read(home) else { return nil }
-        p.workers = p.workers.filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }
+        if p.isThisHost { p.workers = p.workers.filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) } }
         return p
     }
 }

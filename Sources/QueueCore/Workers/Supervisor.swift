@@ -31,6 +31,9 @@ public final class Supervisor {
         let fd = try Posix.open(store.home.supervisorLock, O_RDWR | O_CREAT, 0o600)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
+            if let p = PidFile.read(store.home), !p.isThisHost {
+                throw QueueError.conflict("workers for \(store.home.path) are running on host \(p.hostName) (supervisor pid \(p.supervisorPid) there); one machine's workers serve a home at a time, so start workers on one host only, or stop them on \(p.hostName) first with 'queuectl worker stop'")
+            }
             let who = PidFile.read(store.home).map { " (supervisor pid \($0.supervisorPid))" } ?? ""
             throw QueueError.conflict("workers are already running for \(store.home.path)\(who); stop them with 'queuectl worker stop' or check 'queuectl worker status'")
         }
@@ -47,9 +50,13 @@ public final class Supervisor {
         (pipeRead, pipeWrite) = Posix.makePipe()
         pidFile = PidFile(supervisorPid: Int(getpid()), supervisorStart: Posix.processStartTime(Int(getpid())),
                           startedAt: Clock.nowMillis(), workers: [], logPath: logPath)
+        let fs = FileSystemKind.of(store.home.path)
+        pidFile.fileSystem = fs.name
+        pidFile.wakeup = fs.wakeup
         for slot in 1...count { spawn(slot) }
         writePidFile()
-        log("supervisor \(getpid()) started \(count) worker\(count == 1 ? "" : "s") for \(store.home.path)")
+        log("supervisor \(getpid()) on \(Host.current.name) started \(count) worker\(count == 1 ? "" : "s") for \(store.home.path)"
+            + (fs.isNetwork ? " (\(fs.name): a network file system, so idle workers poll every \(Clock.humanDuration((try? store.config().pollInterval) ?? 1)))" : ""))
         ready()
 
         while true {

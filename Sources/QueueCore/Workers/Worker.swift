@@ -12,6 +12,7 @@ public final class Worker {
     var forceRequested = false
     let log: (String) -> Void
     private var watch: HomeWatch?
+    private var hostLock: Int32 = -1
 
     public init(store: JSONStore, slot: Int, supervisorFd: Int32, log: @escaping (String) -> Void) {
         self.store = store
@@ -24,7 +25,15 @@ public final class Worker {
 
     /// Runs until asked to stop (SIGTERM/SIGINT, supervisor gone), finishing the current job first.
     public func run() {
-        watch = HomeWatch(home: store.home)
+        // inotify sees only this machine's writes: on a network file system, poll instead.
+        if !FileSystemKind.of(store.home.path).isNetwork { watch = HomeWatch(home: store.home) }
+        do {
+            hostLock = try WorkerHostLock.hold(store.home)
+        } catch {
+            log("worker \(slot): \(QueueError.from(error).description)")
+            return
+        }
+        defer { if hostLock >= 0 { close(hostLock) } }
         var next: (Job, Config)? = nil
         var unrecorded: Finished? = nil   // a result not yet written (kept across store errors)
         var failures = 0
@@ -58,7 +67,7 @@ public final class Worker {
                 wait(seconds: 1)  // store trouble (disk full, corrupt file): retry calmly
             }
         }
-        store.syncJournal()
+        do { try store.syncJournal() } catch { log("worker \(slot): \(QueueError.from(error).description)") }
     }
 
     private var lastRecovery = -Double.infinity
@@ -154,7 +163,7 @@ public final class Worker {
             let purged = try Purge.run(store: store, state: nil, olderThan: config.retention)
             if !purged.isEmpty { log("retention: purged \(purged.count) finished job\(purged.count == 1 ? "" : "s")") }
         }
-        if (try? store.config().fsync) ?? true { store.syncJournal() }
+        if config.fsync { try store.syncJournal() }
         // Sleep until the queue changes (someone else wrote), the next job is due, or the poll
         // interval passes. Wake-ups caused by our own or unrelated writes are absorbed here
         // without taking the lock.

@@ -9,6 +9,10 @@ public enum WorkerControl {
     public static func stop(home: Home, timeout: Double, force: Bool, progress: (String) -> Void) throws -> StopResult {
         let pf = PidFile.read(home)
         let supervisorUp = PidFile.supervisorAlive(home)
+        if supervisorUp, let p = pf, !p.isThisHost {
+            // Signals do not cross machines: a pid of that host may be anything here.
+            throw QueueError.conflict("the workers for \(home.path) run on host \(p.hostName) (supervisor pid \(p.supervisorPid) there); run 'queuectl worker stop' on \(p.hostName)")
+        }
         let workers = (pf?.workers ?? []).filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }
         if !supervisorUp && workers.isEmpty {
             if pf != nil { unlink(home.pidFile) }  // stale
@@ -53,7 +57,11 @@ public enum WorkerControl {
     public static func workers(home: Home, state: QueueState?) -> (PidFile?, [WorkerInfo]) {
         guard let pf = PidFile.live(home) else { return (nil, []) }
         var byPid: [Int: Job] = [:]
-        if let s = state { for j in s.processing where j.state == .processing { if let p = j.workerPid { byPid[p] = j } } }
+        if let s = state {
+            for j in s.processing where j.state == .processing && (j.workerHost ?? pf.hostId) == pf.hostId {
+                if let p = j.workerPid { byPid[p] = j }
+            }
+        }
         return (pf, pf.workers.map { WorkerInfo(slot: $0.slot, pid: $0.pid, job: byPid[$0.pid]) })
     }
 }
