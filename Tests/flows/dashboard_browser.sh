@@ -4,8 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROME" ]; then
-    echo "SKIP: no Chromium on this machine (apt-get install chromium); the browser test did not run"
-    exit 0
+    skip "no Chromium on this machine (apt-get install chromium); the browser test did not run"
 fi
 q config set backoff_base 1 >/dev/null 2>&1
 q enqueue --id build -- 'echo compiling; echo done' >/dev/null

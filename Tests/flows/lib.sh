@@ -21,12 +21,15 @@ cleanup() {
         for p in $(grep -o '"pid": [0-9]*' "$H/workers.pid" | grep -o '[0-9]*'); do kill -9 "$p" 2>/dev/null || true; done
     fi
     pkill -9 -f "$MARK" 2>/dev/null || true
+    if declare -F flow_cleanup >/dev/null; then flow_cleanup || true; fi
     rm -rf "$T"
-    if [ $rc -eq 0 ]; then echo "PASS $FLOW"; else echo "FAIL $FLOW"; fi
+    if [ $rc -eq 0 ]; then echo "PASS $FLOW"; elif [ $rc -eq 77 ]; then echo "SKIP $FLOW"; else echo "FAIL $FLOW"; fi
     exit $rc
 }
 trap cleanup EXIT
 
+# skip WHY: this flow cannot run here (exit 77; FlowTests reports it as skipped, never as passed).
+skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; echo "--- workers.log" >&2; cat "$H/workers.log" 2>/dev/null >&2 || true; exit 1; }
 check() { echo "  ok: $*"; }
 
