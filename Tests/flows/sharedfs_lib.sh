@@ -33,6 +33,14 @@ on() { local name=$1; shift; QUEUECTL_HOST="$name" "$Q" --home "$(home_on "$name
 # count_on NAME STATE: jobs in that state, as client NAME sees them.
 count_on() { on "$1" status --json | sed -n "s/^    \"$2\": \([0-9]*\).*/\1/p"; }
 
+# On failure, show what the workers logged in the shared home (client A's view).
+fail() {
+    echo "FAIL: $*" >&2
+    echo "--- workers.log" >&2
+    cat "$(home_on A)/workers.log" 2>/dev/null >&2 || true
+    exit 1
+}
+
 flow_cleanup() {
     local m
     for m in "${MOUNTED[@]}"; do

@@ -60,7 +60,7 @@ public struct Attempt: Equatable {
     }
 }
 
-/// A job as stored and shown. Field names in JSON are the SPEC's snake_case names.
+/// A job as stored and shown. Field names in JSON are snake_case, as README documents them.
 public struct Job: Equatable {
     public var id: String
     public var command: String

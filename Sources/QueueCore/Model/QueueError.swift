@@ -1,4 +1,4 @@
-/// Every error a user can see. `exitCode` follows SPEC §4: 2 for usage, 1 for failures.
+/// Every error a user can see. `exitCode` follows README's table: 2 for usage, 1 for failures.
 public enum QueueError: Error, CustomStringConvertible, Equatable {
     case usage(String)                       // malformed input or arguments
     case invalidJob(String)                  // bad job input: a usage error that names the job/key

@@ -1,5 +1,5 @@
 /// `purge` and automatic retention: delete finished jobs and their logs, so finished work never
-/// slows down live work (SPEC §6).
+/// slows down live work (ARCHITECTURE.md, "The store").
 public enum Purge {
     /// Deletes finished jobs (of `state`, if given) that finished before `olderThan` seconds ago.
     @discardableResult

@@ -31,7 +31,7 @@ public struct Outcome {
     }
 }
 
-/// The state transitions of a job (SPEC §3), in one place.
+/// The state transitions of a job (ARCHITECTURE.md, "A job run"), in one place.
 public enum Lifecycle {
     /// Seconds to wait after the k-th failed attempt: min(backoff_base^k, backoff_max).
     public static func backoff(afterAttempt k: Int, config: Config) -> Double {

@@ -1,4 +1,4 @@
-/// Which job runs next (SPEC §3): among runnable jobs, higher `priority` first, then the earlier
+/// Which job runs next (ARCHITECTURE.md, "A job run"): among runnable jobs, higher `priority` first, then the earlier
 /// due time (`next_run_at`/`run_at`), then the earlier `created_at`.
 public enum Scheduler {
     /// When the job may start; a job with no schedule is due since it was created.

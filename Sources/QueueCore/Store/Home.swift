@@ -1,6 +1,6 @@
 import Glibc
 
-/// The data directory of one queue and the names of the files in it (SPEC §2).
+/// The data directory of one queue and the names of the files in it (ARCHITECTURE.md, "The home").
 public struct Home {
     public let path: String
 

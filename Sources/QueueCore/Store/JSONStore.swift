@@ -1,6 +1,6 @@
 import Glibc
 
-/// The only code that touches the queue's files (SPEC §6).
+/// The only code that touches the queue's files (ARCHITECTURE.md, "The store").
 ///
 /// Every change goes through `transaction`: lock `queue.lock` (flock, exclusive), bring the state
 /// up to date, let the caller mutate, append the changes to `journal.jsonl` and fdatasync, unlock.

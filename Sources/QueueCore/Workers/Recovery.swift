@@ -1,6 +1,6 @@
 import Glibc
 
-/// Crash recovery (SPEC §3, §8): a job left `processing` by a worker that no longer exists
+/// Crash recovery (ARCHITECTURE.md, "Crashes"): a job left `processing` by a worker that no longer exists
 /// (killed -9, machine restarted) is counted as a failed attempt and retried.
 public enum Recovery {
     public static func recoverLostJobs(tx: Transaction, log: (String) -> Void) throws {
