@@ -7,7 +7,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/sharedfs_lib.sh"
 mount_client A; mount_client B; mount_client C
 N=${SHAREDFS_JOBS:-150}
-mkdir -p "$T/markers"
 on A config set poll_interval 0.2 >/dev/null 2>&1
 on A config set journal_max_bytes 8192 >/dev/null 2>&1 || fail "cannot set journal_max_bytes on A"
 [ "$(on C config get journal_max_bytes)" = 8192 ] || fail "C does not see journal_max_bytes 8192: $(on C config get journal_max_bytes)"
@@ -20,28 +19,7 @@ generation() {
 gen0=$(generation A)
 on A worker start --count 2 --detach >/dev/null 2>&1 || fail "workers did not start on A"
 check "workers on A; journal_max_bytes 8192 (seen from C); snapshot generation at start: $gen0"
-enqueue_from() {
-    local c=$1 i
-    for i in $(seq "$N"); do
-        on "$c" enqueue "{\"id\":\"$c-$i\",\"command\":\"mkdir $T/markers/\$QUEUECTL_JOB_ID && echo \$QUEUECTL_JOB_ID >> $T/ran\",\"max_retries\":0}" >/dev/null \
-            || { echo "enqueue $c-$i failed" >> "$T/errors"; return 1; }
-    done
-}
-enqueue_from B & pb=$!
-enqueue_from C & pc=$!
-wait $pb || fail "enqueues from B failed: $(cat "$T/errors" 2>/dev/null)"
-wait $pc || fail "enqueues from C failed: $(cat "$T/errors" 2>/dev/null)"
-check "$N enqueues from B and $N from C, every one acknowledged"
-total=$((2 * N))
-done_on_A() { [ "$(count_on A completed)" = "$total" ]; }
-wait_until 120 "$total jobs completed" done_on_A
-for c in A B C; do
-    got=$(count_on "$c" completed) || fail "client $c cannot read the home"
-    [ "$got" = "$total" ] || fail "client $c sees $got completed, not $total"
-    [ "$(count_on "$c" dead)" = 0 ] || fail "client $c sees dead jobs: a job ran twice"
-done
-[ "$(wc -l < "$T/ran")" = "$total" ] && [ "$(sort -u "$T/ran" | wc -l)" = "$total" ] || fail "runs: $(wc -l < "$T/ran") for $total jobs"
-check "$total jobs, each ran exactly once; A, B and C all report $total completed, 0 dead"
+load_and_check "$N" B C
 gen1=$(generation A)
 [ "$gen1" -ge $((gen0 + 3)) ] || fail "snapshot generation went from $gen0 to $gen1: fewer than 3 compactions"
 same_generation() { [ "$(generation B)" = "$gen1" ] && [ "$(generation C)" = "$gen1" ]; }

@@ -33,6 +33,37 @@ on() { local name=$1; shift; QUEUECTL_HOST="$name" "$Q" --home "$(home_on "$name
 # count_on NAME STATE: jobs in that state, as client NAME sees them.
 count_on() { on "$1" status --json | sed -n "s/^    \"$2\": \([0-9]*\).*/\1/p"; }
 
+# enqueue_from CLIENT N: N jobs CLIENT-1…CLIENT-N from that client. Each records its run; a
+# second run of one job fails its mkdir and ends dead (max_retries 0).
+enqueue_from() {
+    local c=$1 n=$2 i
+    mkdir -p "$T/markers"
+    for i in $(seq "$n"); do
+        on "$c" enqueue "{\"id\":\"$c-$i\",\"command\":\"mkdir $T/markers/\$QUEUECTL_JOB_ID && echo \$QUEUECTL_JOB_ID >> $T/ran\",\"max_retries\":0}" >/dev/null \
+            || { echo "enqueue $c-$i failed" >> "$T/errors"; return 1; }
+    done
+}
+
+# load_and_check N CLIENT…: N enqueues from each CLIENT at once while A's workers run; then
+# every job ran exactly once and A, B and C all report every job completed and none dead.
+load_and_check() {
+    local n=$1 c pids=() total
+    shift
+    for c in "$@"; do enqueue_from "$c" "$n" & pids+=($!); done
+    for c in "${pids[@]}"; do wait "$c" || fail "enqueues failed: $(cat "$T/errors" 2>/dev/null)"; done
+    check "$n enqueues from each of $*, every one acknowledged"
+    total=$((n * $#))
+    done_on_A() { [ "$(count_on A completed)" = "$total" ]; }
+    wait_until 180 "$total jobs completed" done_on_A
+    for c in A B C; do
+        got=$(count_on "$c" completed) || fail "client $c cannot read the home"
+        [ "$got" = "$total" ] || fail "client $c sees $got completed, not $total"
+        [ "$(count_on "$c" dead)" = 0 ] || fail "client $c sees dead jobs: a job ran twice"
+    done
+    [ "$(wc -l < "$T/ran")" = "$total" ] && [ "$(sort -u "$T/ran" | wc -l)" = "$total" ] || fail "runs: $(wc -l < "$T/ran") for $total jobs"
+    check "$total jobs, each ran exactly once; A, B and C all report $total completed, 0 dead"
+}
+
 # On failure, show what the workers logged in the shared home (client A's view).
 fail() {
     echo "FAIL: $*" >&2

@@ -35,7 +35,11 @@ public enum Cancel {
         // Outside the lock: stop running jobs. Their worker sees the exit and, finding the job
         // cancelled, leaves it so.
         let grace = (try? store.config().killGrace) ?? 2
-        for j in running where stopGroup(home: store.home, job: j, grace: grace) { result.stopped.append(j.id) }
+        // Only this host's process groups can be signalled; a job running on another machine is
+        // left to finish there, and its worker leaves it cancelled.
+        for j in running where (j.workerHost ?? Host.current.id) == Host.current.id {
+            if stopGroup(home: store.home, job: j, grace: grace) { result.stopped.append(j.id) }
+        }
         return result
     }
 

@@ -13,7 +13,8 @@ public enum WorkerControl {
             // Signals do not cross machines: a pid of that host may be anything here.
             throw QueueError.conflict("the workers for \(home.path) run on host \(p.hostName) (supervisor pid \(p.supervisorPid) there); run 'queuectl worker stop' on \(p.hostName)")
         }
-        let workers = (pf?.workers ?? []).filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }
+        // Pids written by another host name nothing here: never signal them.
+        let workers = (pf.map { $0.isThisHost } ?? true ? pf?.workers ?? [] : []).filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }
         if !supervisorUp && workers.isEmpty {
             if pf != nil { unlink(home.pidFile) }  // stale
             return .notRunning
