@@ -80,3 +80,26 @@ import Testing
         for bad in ["-5s", "abc", "", "5x", "s"] { #expect(Clock.parseDuration(bad) == nil) }
     }
 }
+
+/// Which file systems make workers poll instead of trusting inotify.
+@Suite struct FileSystemKindTests {
+    @Test(arguments: ["nfs", "nfs4", "ceph", "lustre", "cifs", "glusterfs", "fuse.juicefs", "fuse.sshfs", "9p"])
+    func networkFileSystemsPoll(_ type: String) {
+        #expect(FileSystemKind.isNetwork(type: type))
+    }
+
+    @Test(arguments: ["ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs"])
+    func localFileSystemsUseInotify(_ type: String) {
+        #expect(!FileSystemKind.isNetwork(type: type))
+    }
+
+    @Test func mountPointsWithSpacesAreUnescaped() {
+        #expect(FileSystemKind.unescape("/mnt/my\\040share") == "/mnt/my share")
+        #expect(FileSystemKind.unescape("/plain") == "/plain")
+    }
+
+    @Test func theLongestMountPointContainingThePathWins() {
+        // /proc is mounted as proc: the longest mount point containing the path wins.
+        #expect(FileSystemKind.mountType(of: "/proc/self") == "proc")
+    }
+}
