@@ -1,8 +1,9 @@
 /// Which job runs next (ARCHITECTURE.md, "A job run"): among runnable jobs, higher `priority` first, then the earlier
-/// due time (`next_run_at`/`run_at`), then the earlier `created_at`.
+/// due time (`next_run_at`/`run_at`), then the earlier `created_at`. The answer to "which job
+/// now" comes from QueueState's ScheduleIndex, in O(log n); this is the rule it keeps.
 public enum Scheduler {
     /// When the job may start; a job with no schedule is due since it was created.
-    static func due(_ j: Job) -> Millis { j.dueAt ?? j.createdAt }
+    public static func due(_ j: Job) -> Millis { j.dueAt ?? j.createdAt }
 
     public static func precedes(_ a: Job, _ b: Job) -> Bool {
         if a.priority != b.priority { return a.priority > b.priority }
@@ -27,38 +28,5 @@ public enum Scheduler {
             }
         }
         return waiting ? .waiting : .ready
-    }
-
-    /// The job a free worker should take now, if any.
-    public static func next(in state: QueueState, now: Millis) -> Job? {
-        var best: Job? = nil
-        for id in state.waitingIds {
-            guard let j = state[id], due(j) <= now else { continue }
-            if let b = best, !precedes(j, b) { continue }
-            if !j.dependsOn.isEmpty, case .ready = dependencies(of: j, in: state) {} else if !j.dependsOn.isEmpty { continue }
-            best = j
-        }
-        return best
-    }
-
-    /// Waiting jobs whose dependencies can never complete; they are cancelled with the reason.
-    public static func blocked(in state: QueueState) -> [(Job, String)] {
-        var out: [(Job, String)] = []
-        for id in state.waitingIds {
-            guard let j = state[id], !j.dependsOn.isEmpty else { continue }
-            if case .blocked(let why) = dependencies(of: j, in: state) { out.append((j, why)) }
-        }
-        return out
-    }
-
-    /// The earliest future time a waiting job becomes due (so an idle worker sleeps until then).
-    public static func nextDue(in state: QueueState, after now: Millis) -> Millis? {
-        var best: Millis? = nil
-        for id in state.waitingIds {
-            guard let j = state[id] else { continue }
-            let d = due(j)
-            if d > now && (best == nil || d < best!) { best = d }
-        }
-        return best
     }
 }

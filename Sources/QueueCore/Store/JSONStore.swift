@@ -89,7 +89,7 @@ public final class JSONStore {
     public func counts() throws -> [JobState: Int] {
         try lock(LOCK_SH)
         defer { unlock() }
-        if let c = cache, try currentJournalKey() == JournalKey(generation: c.generation, ino: c.journalIno) {
+        if cache != nil, try currentJournalKey() == JournalKey(generation: cache!.generation, ino: cache!.journalIno) {
             let view = try refresh(full: true)
             return (view.loaded ?? cache?.state ?? QueueState()).counts
         }
@@ -256,8 +256,11 @@ public final class JSONStore {
         let key = try currentJournalKey()
 
         // Incremental: same journal and generation as last time, read only the appended bytes.
-        if full, let c = cache, key == JournalKey(generation: c.generation, ino: c.journalIno) {
-            let offset = c.journalOffset
+        // Only scalars are read out of the cache here: binding the cache itself (`let c = cache`)
+        // would share its job table, and the first change applied below would copy every job.
+        if full, cache != nil, key == JournalKey(generation: cache!.generation, ino: cache!.journalIno) {
+            let offset = cache!.journalOffset
+            let generation = cache!.generation
             var st = stat()
             guard fstat(jfd, &st) == 0 else { throw SystemError(operation: "stat", path: jpath, code: errno) }
             if Int(st.st_size) < offset {
@@ -265,8 +268,8 @@ public final class JSONStore {
                 return try refreshOnce(full: full)
             }
             let fresh = try Posix.readAll(fd: jfd, from: offset, path: jpath)
-            var view = View(meta: nil, generation: c.generation, snapshotExists: true)
-            view.snapshotPath = locateSnapshot(generation: c.generation) ?? home.snapshot
+            var view = View(meta: nil, generation: generation, snapshotExists: true)
+            view.snapshotPath = locateSnapshot(generation: generation) ?? home.snapshot
             // Apply to the cached state in place: a copy of the cache would share the job
             // dictionary, and the first change would then copy every job.
             do {
@@ -587,6 +590,27 @@ public final class Transaction {
     }
 
     private var pendingJobs: [String: Job] = [:]
+
+    /// Scheduling questions, answered on the transaction's own state in place: going through
+    /// `state` would hand out a second reference, and the next `put` would copy every job.
+    private func loadFullState() throws {
+        if fullState == nil { fullState = try state }
+    }
+
+    public func nextRunnable() throws -> Job? {
+        try loadFullState()
+        return fullState!.nextRunnable(now: now)
+    }
+
+    public func nextDue() throws -> Millis? {
+        try loadFullState()
+        return fullState!.nextDue(after: now)
+    }
+
+    public func blockedJobs() throws -> [(Job, String)] {
+        try loadFullState()
+        return fullState!.blockedJobs(now: now)
+    }
 
     public func job(_ id: String) throws -> Job? { try state[id] }
 

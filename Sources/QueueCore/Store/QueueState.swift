@@ -10,6 +10,13 @@ public struct QueueState {
     /// Ids of pending/failed and processing jobs, so scheduling never walks finished jobs.
     public private(set) var waitingIds: Set<String> = []
     public private(set) var processingIds: Set<String> = []
+    /// The version of each job in `all` (same positions): every put gives a new one, so the
+    /// scheduling heaps can tell a stale entry from the job as it is now.
+    private var versions: [UInt32] = []
+    private var nextVersion: UInt32 = 0
+    /// Built on the first scheduling question (a worker's), then kept up to date by put/remove;
+    /// short-lived readers never pay for it.
+    private var schedule: ScheduleIndex?
 
     public init() {}
 
@@ -18,24 +25,35 @@ public struct QueueState {
 
     public mutating func reserveCapacity(_ n: Int) {
         all.reserveCapacity(n)
+        versions.reserveCapacity(n)
         position.reserveCapacity(n)
         waitingIds.reserveCapacity(n)
     }
 
     public subscript(id: String) -> Job? { position[id].map { all[$0] } }
 
+    func version(of id: String) -> UInt32? { position[id].map { versions[$0] } }
+
     public mutating func put(_ job: Job) {
+        nextVersion &+= 1
         if let at = position[job.id] {
             let old = all[at]
             counts[old.state, default: 0] -= 1
             if old.state != job.state { unindex(old) }
             all[at] = job
+            versions[at] = nextVersion
         } else {
             position[job.id] = all.count
             all.append(job)
+            versions.append(nextVersion)
         }
         counts[job.state, default: 0] += 1
         if job.state.isWaiting { waitingIds.insert(job.id) } else if job.state == .processing { processingIds.insert(job.id) }
+        if var index = schedule {
+            schedule = nil  // moved out, so the index is not shared while it changes
+            index.didPut(job, version: nextVersion, in: self)
+            schedule = index
+        }
     }
 
     public mutating func remove(_ id: String) {
@@ -47,9 +65,53 @@ public struct QueueState {
         let last = all.count - 1
         if at != last {
             all[at] = all[last]
+            versions[at] = versions[last]
             position[all[at].id] = at
         }
         all.removeLast()
+        versions.removeLast()
+        if var index = schedule {
+            schedule = nil
+            index.didRemove(id, in: self)
+            schedule = index
+        }
+    }
+
+    // MARK: - Scheduling (O(log n) per question; see ScheduleIndex)
+
+    private mutating func withSchedule<T>(now: Millis, _ body: (inout ScheduleIndex, QueueState) -> T) -> T {
+        var index: ScheduleIndex
+        if let built = schedule {
+            index = built
+            schedule = nil
+        } else {
+            index = ScheduleIndex()
+            for id in waitingIds { if let j = self[id], let v = version(of: id) { index.didPut(j, version: v, in: self) } }
+        }
+        index.promote(now: now, in: self)
+        let result = body(&index, self)
+        schedule = index
+        return result
+    }
+
+    /// The job a free worker should take now, if any (Scheduler.precedes order).
+    public mutating func nextRunnable(now: Millis) -> Job? {
+        withSchedule(now: now) { index, state in index.ready.peek.flatMap { state[$0.id] } }
+    }
+
+    /// The earliest future time a waiting job (whose dependencies are met) becomes due.
+    public mutating func nextDue(after now: Millis) -> Millis? {
+        withSchedule(now: now) { index, _ in index.timers.peek.map(\.due).flatMap { $0 > now ? $0 : nil } }
+    }
+
+    /// Waiting jobs whose dependencies can never complete, with the reason.
+    public mutating func blockedJobs(now: Millis) -> [(Job, String)] {
+        withSchedule(now: now) { index, state in
+            index.doomed.sorted().compactMap { id in
+                guard let j = state[id], j.state.isWaiting, case .blocked(let why) = Scheduler.dependencies(of: j, in: state) else { return nil }
+                return (j, why)
+            }
+        }
     }
 
     private mutating func unindex(_ job: Job) {

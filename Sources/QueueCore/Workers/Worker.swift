@@ -78,14 +78,14 @@ public final class Worker {
         if Clock.monotonic() - lastRecovery >= 1 {
             lastRecovery = Clock.monotonic()
             try Recovery.recoverLostJobs(tx: tx, log: log)
-            for (var j, why) in Scheduler.blocked(in: try tx.state) {
+            for (var j, why) in try tx.blockedJobs() {
                 Lifecycle.cancel(&j, now: tx.now, reason: "not run: " + why)
                 try tx.put(j)
                 log("\(j.id) cancelled: \(why)")
             }
         }
-        guard var job = Scheduler.next(in: try tx.state, now: tx.now) else {
-            nextDue = Scheduler.nextDue(in: try tx.state, after: tx.now)
+        guard var job = try tx.nextRunnable() else {
+            nextDue = try tx.nextDue()
             return nil
         }
         Lifecycle.claim(&job, now: tx.now, workerPid: pid, workerStart: startTime)
