@@ -66,6 +66,31 @@ import Testing
         #expect(try !t.store().transaction { tx in try tx.contains("a") })
     }
 
+    @Test func aReaderFollowsAnotherProcesssCompactionWithoutReloadingEveryJob() throws {
+        let t = TempHome()
+        let writer = t.store(), reader = t.store()
+        writer.compactThreshold = 4000
+        try add(writer, (0..<5).map { "a\($0)" })
+        #expect(try reader.read { $0.count } == 5)
+        let loads = reader.fullLoads
+        var compactions = 0
+        for i in 0..<30 {
+            let before = try String(contentsOfFile: t.home.journal, encoding: .utf8).prefix(60)
+            try add(writer, ["b\(i)"])
+            if try String(contentsOfFile: t.home.journal, encoding: .utf8).prefix(60) != before { compactions += 1 }
+            let state = try reader.read { $0 }
+            #expect(state.count == 6 + i && state["b\(i)"] != nil)
+        }
+        #expect(compactions >= 3)
+        #expect(reader.fullLoads == loads, "the reader reloaded every job instead of following the kept journal")
+        #expect(FileManager.default.fileExists(atPath: t.home.path + "/journal.\(compactions).jsonl"), "the folded journal is kept for one generation")
+        // A reader that fell two compactions behind cannot follow: it reloads, and is still right.
+        let late = t.store()
+        #expect(try late.read { $0.count } == 35)
+        for i in 0..<20 { try add(writer, ["c\(i)"]) }
+        #expect(try late.read { $0.count } == 55)
+    }
+
     @Test func aTornJournalTailIsIgnoredAndCutOff() throws {
         let t = TempHome()
         try add(t.store(), ["a", "b"])

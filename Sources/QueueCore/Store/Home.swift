@@ -32,6 +32,8 @@ public struct Home {
     public var idIndex: String { path + "/jobs.ids" }
     public var dueIndex: String { path + "/jobs.due" }
     public var journal: String { path + "/journal.jsonl" }
+    /// The journal of generation G as it was when it was folded into G+1 (kept for one generation).
+    public func journal(generation: Int64) -> String { path + "/journal.\(generation).jsonl" }
     public var lock: String { path + "/queue.lock" }
     public var config: String { path + "/config.json" }
     public var pidFile: String { path + "/workers.pid" }

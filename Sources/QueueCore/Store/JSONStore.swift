@@ -24,6 +24,9 @@ public final class JSONStore {
     /// (close-to-open consistency), and only closing it makes ours visible to them.
     private var journalFd: Int32 = -1
     private var cache: Cache?
+    /// How many times this process loaded every job from a snapshot (tests check that following
+    /// another process's compaction does not).
+    private(set) var fullLoads = 0
 
     /// What this process has loaded: the full state at (generation, journal inode, journal offset).
     struct Cache {
@@ -256,6 +259,9 @@ public final class JSONStore {
         let key = try currentJournalKey()
 
         // Incremental: same journal and generation as last time, read only the appended bytes.
+        if full, cache != nil, key.generation != cache!.generation, key.ino == cache!.journalIno {
+            try followCompaction(jfd)
+        }
         // Only scalars are read out of the cache here: binding the cache itself (`let c = cache`)
         // would share its job table, and the first change applied below would copy every job.
         if full, cache != nil, key == JournalKey(generation: cache!.generation, ino: cache!.journalIno) {
@@ -297,6 +303,7 @@ public final class JSONStore {
         var state = QueueState()
         if let path = snapPath {
             if full {
+                fullLoads += 1
                 let decoded = try Posix.withMappedFile(path) { buf in
                     try buf.map { try SnapshotFile.decode(buffer: $0, path: home.snapshot) }
                 }
@@ -358,11 +365,45 @@ public final class JSONStore {
 
     /// The generation in the journal's header line (every compaction bumps it), so a reused
     /// inode number of jobs.json cannot fool the incremental path.
-    private func journalGeneration(_ fd: Int32) throws -> Int64? {
-        var head = [UInt8](repeating: 0, count: 96)
-        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 96, 0) }
+    private func journalGeneration(_ fd: Int32) throws -> Int64? { try journalHeader(fd)?.0.generation }
+
+    private func journalHeader(_ fd: Int32) throws -> (JournalFile.Header, length: Int)? {
+        var head = [UInt8](repeating: 0, count: 256)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 256, 0) }
+        if n < 0 { throw SystemError(operation: "read", path: home.journal, code: errno) }
         guard n > 0, let nl = head[0..<n].firstIndex(of: 0x0A) else { return nil }
-        return head.withUnsafeBufferPointer { JournalFile.parseHeader(UnsafeBufferPointer(rebasing: $0[0..<nl])) }
+        return head.withUnsafeBufferPointer { b in
+            JournalFile.parseHeaderInfo(UnsafeBufferPointer(rebasing: b[0..<nl])).map { ($0, nl + 1) }
+        }
+    }
+
+    /// Another process compacted since this one last looked. When the new journal says it follows
+    /// our generation from an offset we have not passed, the rest of our generation's journal is
+    /// read from its kept copy and applied: the cached state then equals the new snapshot, with
+    /// no reload of every job. Otherwise nothing happens and the caller reloads from scratch.
+    private func followCompaction(_ jfd: Int32) throws {
+        guard let (header, length) = try journalHeader(jfd), let f = header.follows,
+              let from = cache?.journalOffset, f.generation == cache?.generation, f.offset >= from else { return }
+        let path = home.journal(generation: f.generation)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard try journalGeneration(fd) == f.generation else { return }
+        var bytes = try Posix.readAll(fd: fd, from: from, path: path)
+        guard bytes.count >= f.offset - from else { return }
+        bytes.removeSubrange((f.offset - from)...)
+        do {
+            try bytes.withUnsafeBufferPointer { buf in
+                for r in JournalFile.lineRanges(buf, from: 0, to: JournalFile.validEnd(buf)) {
+                    apply(try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: path, lineNo: 0), to: &cache!.state)
+                }
+            }
+        } catch {
+            cache = nil
+            throw error
+        }
+        cache!.generation = header.generation
+        cache!.journalOffset = length
     }
 
     private func apply(_ e: JournalFile.Entry, to state: inout QueueState) {
@@ -432,9 +473,13 @@ public final class JSONStore {
         let jfd = try openJournal()
         // Serialise the changes, but stop as soon as they would push the journal past the bound.
         let room = (compactThreshold ?? tx.config.journalMaxBytes) - tx.view.journalSize
+        let threshold = compactThreshold ?? tx.config.journalMaxBytes
         var lines: [[UInt8]] = []
         var newBytes = 0
-        for c in tx.changes where newBytes <= room {
+        // A transaction of ordinary size is appended even past the bound, and the compaction then
+        // keeps this journal for processes that follow it (see followCompaction); only a batch
+        // larger than the bound itself goes straight into a new snapshot.
+        for c in tx.changes where newBytes <= max(room, 0) + threshold {
             let line: [UInt8]
             switch c {
             case .put(let job, let from): line = JournalFile.line(put: job, from: from)
@@ -443,11 +488,11 @@ public final class JSONStore {
             newBytes += line.count
             lines.append(line)
         }
-        if newBytes > room {
+        if newBytes > max(room, 0) + threshold {
             // Fold straight into a new snapshot: cheaper than appending megabytes and reading them back.
             let state = try tx.state
             tx.fullState = nil
-            try compact(state: state, generation: tx.view.generation)
+            try compact(state: state, generation: tx.view.generation, follows: nil)
             return
         }
         var view = tx.view
@@ -480,6 +525,13 @@ public final class JSONStore {
         }
 
         let size = offset + text.count
+        if size > threshold && !view.journalNeedsReset && view.snapshotExists {
+            // Past the bound: fold into a new snapshot that follows this journal up to its end.
+            let state = try tx.state
+            tx.fullState = nil
+            try compact(state: state, generation: view.generation, follows: (view.generation, size))
+            return
+        }
         if cache != nil, let s = tx.fullState, !view.journalNeedsReset, view.snapshotExists {
             // Our in-memory state already has these changes (the transaction applied them).
             tx.fullState = nil
@@ -495,15 +547,27 @@ public final class JSONStore {
         let view = try refresh(full: true)
         var v = view
         guard let state = takeCachedState(&v) else { return }
-        try compact(state: state, generation: view.generation)
+        try compact(state: state, generation: view.generation, follows: nil)
     }
 
-    private func compact(state: QueueState, generation: Int64) throws {
+    private func compact(state: QueueState, generation: Int64, follows: (generation: Int64, offset: Int)?) throws {
         let gen = generation + 1
-        try writeSnapshot(state, generation: gen)
         let jfd = try openJournal()
+        var follows = follows
+        if let f = follows {
+            // Keep the journal being folded under its generation's own name (a new name, like
+            // the snapshot's), for processes that read it only part of the way.
+            var bytes = try Posix.readAll(fd: jfd, from: 0, path: home.journal)
+            if bytes.count >= f.offset {
+                bytes.removeSubrange(f.offset...)
+                try Posix.atomicWrite(path: home.journal(generation: f.generation), byteChunks: [bytes])
+            } else {
+                follows = nil
+            }
+        }
+        try writeSnapshot(state, generation: gen)
         guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
-        let header = Array(JournalFile.header(generation: gen).utf8)
+        let header = Array(JournalFile.header(generation: gen, follows: follows).utf8)
         try Posix.pwriteAll(fd: jfd, header, at: 0, path: home.journal)
         guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         hasUnsyncedWrites = false
@@ -516,12 +580,16 @@ public final class JSONStore {
     /// generations (only once the journal names the new one) and the store's own temporary files.
     /// Temporary files of other writers (the pid file, the dashboard token) are never touched.
     private func sweep(keeping gen: Int64) {
-        let mine = ["jobs.json.tmp-", "jobs.ids.tmp-", "jobs.due.tmp-"]
-        let current = "jobs.\(gen).json"
+        let mine = ["jobs.json.tmp-", "jobs.ids.tmp-", "jobs.due.tmp-", "journal."]
+        let current = "jobs.\(gen).json", followed = "journal.\(gen - 1).jsonl"
         for name in Posix.listDirectory(home.path) {
-            let stale = mine.contains { name.hasPrefix($0) }
-                || (name.hasPrefix("jobs.") && name.hasSuffix(".json") && name != current && name != "jobs.json"
-                    && Int64(name.dropFirst(5).dropLast(5)) != nil)
+            let numbered = { (prefix: String, suffix: String) in
+                name.hasPrefix(prefix) && name.hasSuffix(suffix) && name.count > prefix.count + suffix.count
+                    && Int64(name.dropFirst(prefix.count).dropLast(suffix.count)) != nil
+            }
+            let stale = (mine.contains { name.hasPrefix($0) } && name.contains(".tmp-"))
+                || (numbered("jobs.", ".json") && name != current)
+                || (numbered("journal.", ".jsonl") && name != followed)
             if stale { unlink(home.path + "/" + name) }
         }
     }

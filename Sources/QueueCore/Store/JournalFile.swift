@@ -19,8 +19,22 @@ public enum JournalFile {
         public var job: Job?
     }
 
-    public static func header(generation: Int64) -> String {
-        "{\"journal\":\"queuectl\",\"generation\":\(generation)}\n"
+    /// `follows`: the compaction that started this journal folded generation `follows.generation`
+    /// up to `follows.offset`, and kept that journal as `journal.<generation>.jsonl`: a process
+    /// that had read it up to an earlier offset reads the rest there instead of reloading every job.
+    public static func header(generation: Int64, follows: (generation: Int64, offset: Int)? = nil) -> String {
+        guard let f = follows else { return "{\"journal\":\"queuectl\",\"generation\":\(generation)}\n" }
+        return "{\"journal\":\"queuectl\",\"generation\":\(generation),\"follows\":{\"generation\":\(f.generation),\"offset\":\(f.offset)}}\n"
+    }
+
+    public struct Header { public var generation: Int64; public var follows: (generation: Int64, offset: Int)? }
+
+    public static func parseHeaderInfo(_ line: UnsafeBufferPointer<UInt8>) -> Header? {
+        guard let v = try? JSONParser.parse(bytes: line), v["journal"]?.stringValue == "queuectl",
+              let g = v["generation"]?.intValue else { return nil }
+        var follows: (Int64, Int)? = nil
+        if let f = v["follows"], let fg = f["generation"]?.intValue, let fo = f["offset"]?.intValue, fo >= 0 { follows = (fg, Int(fo)) }
+        return Header(generation: g, follows: follows)
     }
 
     public static func line(put job: Job, from: JobState?) -> [UInt8] {
