@@ -56,6 +56,9 @@ final class FlowTests: XCTestCase {
     func testMetrics() throws { try runFlow("metrics") }
     func testRetention() throws { try runFlow("retention") }
 
+    // A disk that fills up (a small tmpfs; skipped where it cannot be mounted).
+    func testDiskFull() throws { try runFlow("disk_full") }
+
     // A home on a network file system: one JuiceFS volume, a client mount per simulated machine
     // (skipped where JuiceFS or FUSE cannot be had).
     func testSharedFSEnqueueFromOtherMachines() throws { try runFlow("sharedfs_enqueue") }

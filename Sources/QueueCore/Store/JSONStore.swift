@@ -517,7 +517,14 @@ public final class JSONStore {
             }
         }
         for l in lines { text.append(contentsOf: l) }
-        try Posix.pwriteAll(fd: jfd, text, at: offset, path: home.journal)
+        do {
+            try Posix.pwriteAll(fd: jfd, text, at: offset, path: home.journal)
+        } catch {
+            // A disk that filled up mid-write: take back the lines that did get written, so no
+            // part of a failed transaction is ever read as committed.
+            _ = ftruncate(jfd, off_t(offset))
+            throw error
+        }
         if tx.durable && tx.config.fsync {
             guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         } else {
@@ -527,10 +534,22 @@ public final class JSONStore {
         let size = offset + text.count
         if size > threshold && !view.journalNeedsReset && view.snapshotExists {
             // Past the bound: fold into a new snapshot that follows this journal up to its end.
-            let state = try tx.state
-            tx.fullState = nil
-            try compact(state: state, generation: view.generation, follows: (view.generation, size))
-            return
+            // The change is already durable in the journal, so a compaction that fails (disk
+            // full, I/O error) is reported once and tried again by a later transaction; the
+            // queue keeps working on the journal meanwhile.
+            do {
+                try requireRoomToCompact(snapshotPath: view.snapshotPath, journalBytes: size)
+                try compact(state: try tx.state, generation: view.generation, follows: (view.generation, size))
+                tx.fullState = nil
+                compactionFailure = nil
+                return
+            } catch {
+                let why = QueueError.from(error).description
+                if compactionFailure != why {
+                    compactionFailure = why
+                    fputs("queuectl: warning: the journal could not be folded into a new jobs.json (\(why)); work goes on in the journal and the compaction will be tried again\n", stderr)
+                }
+            }
         }
         if cache != nil, let s = tx.fullState, !view.journalNeedsReset, view.snapshotExists {
             // Our in-memory state already has these changes (the transaction applied them).
@@ -540,6 +559,19 @@ public final class JSONStore {
         } else {
             cache = nil
         }
+    }
+
+    /// The last compaction failure this process reported (each is reported once).
+    private var compactionFailure: String?
+
+    /// A compaction writes a new snapshot and a copy of the journal before it frees the old ones:
+    /// on a nearly full disk, do not start one that cannot finish (ENOSPC without writing).
+    private func requireRoomToCompact(snapshotPath: String, journalBytes: Int) throws {
+        var fs = statvfs()
+        guard statvfs(home.path, &fs) == 0 else { return }
+        let free = Double(fs.f_bavail) * Double(fs.f_frsize)
+        let need = 2 * Double((Posix.fileSize(snapshotPath) ?? 0) + journalBytes) + 65536
+        if free < need { throw SystemError(operation: "compact", path: home.snapshot, code: ENOSPC) }
     }
 
     /// Folds the journal into a new `jobs.json` and starts an empty journal. Caller holds the lock.
