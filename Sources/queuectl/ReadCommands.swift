@@ -41,7 +41,7 @@ enum ReadCommands {
 
     static func show(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let id = cmd.arguments[0]
-        guard let job = try store.read({ $0[id] }) else {
+        guard let job = try store.job(id) else {
             throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'")
         }
         if cmd.flag("json") {

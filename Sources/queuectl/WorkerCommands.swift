@@ -114,7 +114,7 @@ enum WorkerCommands {
 
     static func logs(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let id = cmd.arguments[0]
-        guard var job = try store.read({ $0[id] }) else { throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'") }
+        guard var job = try store.job(id) else { throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'") }
         guard let last = job.history.last?.number else {
             Terminal.err("job \"\(id)\" has not run yet (\(job.state.rawValue))")
             return 0
@@ -149,7 +149,7 @@ enum WorkerCommands {
             var drain = [UInt8](repeating: 0, count: 4096)
             while ino >= 0 && read(ino, &drain, drain.count) > 0 {}
             pump()
-            guard let j = try store.read({ $0[id] }) else { break }
+            guard let j = try store.job(id) else { break }
             job = j
         }
         pump()

@@ -184,6 +184,33 @@ import Testing
         #expect(wrong.allSatisfy { !$0 })
     }
 
+    @Test func oneJobIsReadWithoutLoadingTheOthers() throws {
+        let t = TempHome()
+        let s = t.store()
+        s.compactThreshold = 6000
+        try add(s, (0..<40).map { "s\($0)" })  // folded into the snapshot
+        try s.transaction { tx in
+            var j = try #require(try tx.job("s3"))
+            j.attempts = 7
+            try tx.put(j)
+            try tx.delete("s4")
+            try tx.put(job("new"))
+        }
+        let everything = try t.store().read { $0 }
+        for id in ["s0", "s3", "s4", "s39", "new", "nothere", "s"] {
+            let fresh = t.store()
+            #expect(try fresh.job(id) == everything[id], "\(id)")
+            #expect(fresh.fullLoads == 0, "\(id) was found by loading every job")
+        }
+        #expect(try t.store().job("s3")?.attempts == 7)
+        // An index without offsets (written by an older queuectl) still answers, by a full read.
+        let idx = try String(contentsOfFile: t.home.idIndex, encoding: .utf8)
+        let old = idx.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) ?? "" }.joined(separator: "\n") + "\n"
+        try old.write(toFile: t.home.idIndex, atomically: false, encoding: .utf8)
+        #expect(try t.store().job("s0") == everything["s0"])
+        #expect(try t.store().job("nothere") == nil)
+    }
+
     @Test func filesArePrivate() throws {
         let t = TempHome()
         try add(t.store(), ["a"])

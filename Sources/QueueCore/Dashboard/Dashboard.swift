@@ -90,7 +90,7 @@ public final class Dashboard {
             let page = max(1, Int(r.query["page"] ?? "1") ?? 1)
             return html(DashboardPages.jobs(state: state, filter: filter, page: page, now: now, token: token))
         case (2, "jobs"):
-            guard let id = jobId(parts[1]), let job = try store.read({ $0[id] }) else { return notFound() }
+            guard let id = jobId(parts[1]), let job = try store.job(id) else { return notFound() }
             return html(DashboardPages.job(job, logs: logs(job), token: token))
         case (1, "dlq"):
             return html(DashboardPages.dlq(state: try store.read { $0 }, token: token))
@@ -130,12 +130,12 @@ public final class Dashboard {
             let slice = offset < jobs.count ? Array(jobs[offset..<min(jobs.count, offset + limit)]) : []
             return json(.object([("total", .int(Int64(jobs.count))), ("offset", .int(Int64(offset))), ("jobs", .array(slice.map(\.json)))]))
         case (2, "jobs"):
-            guard let id = jobId(parts[1]), let job = try store.read({ $0[id] }) else {
+            guard let id = jobId(parts[1]), let job = try store.job(id) else {
                 return json(.object([("error", .string("no such job"))]), status: 404)
             }
             return json(job.json)
         case (3, "jobs") where parts[2] == "logs":
-            guard let id = jobId(parts[1]), let job = try store.read({ $0[id] }) else {
+            guard let id = jobId(parts[1]), let job = try store.job(id) else {
                 return json(.object([("error", .string("no such job"))]), status: 404)
             }
             return json(.array(logs(job).map { .object([("attempt", .int(Int64($0.0))), ("output", .string($0.1))]) }))

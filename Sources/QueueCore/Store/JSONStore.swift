@@ -88,6 +88,59 @@ public final class JSONStore {
         return try body(state)
     }
 
+    /// One job, without loading the others: its last line in the journal, else its record in the
+    /// snapshot found through `jobs.ids` (binary search) and read with one pread. A process that
+    /// already keeps every job in memory, or a home whose index does not fit, reads them instead.
+    public func job(_ id: String) throws -> Job? {
+        if cache != nil { return try read { $0[id] } }
+        try lock(LOCK_SH)
+        let found: Job??
+        do {
+            found = try lookup(id)
+        } catch {
+            unlock()
+            throw error
+        }
+        unlock()
+        if let answer = found { return answer }
+        return try read { $0[id] }
+    }
+
+    /// nil when the files cannot answer (then the caller loads every job). Caller holds the lock.
+    private func lookup(_ id: String) throws -> Job?? {
+        let view = try refresh(full: false)
+        if !view.journalNeedsReset {
+            let hit = view.journalBytes.withUnsafeBufferPointer { buf -> (JournalFile.Op, Range<Int>)? in
+                JournalFile.lastLine(of: id, in: buf, from: view.changesStart, to: view.journalValidEnd)
+            }
+            if let (op, range) = hit {
+                if op == .del { return .some(nil) }
+                let e = try view.journalBytes.withUnsafeBufferPointer {
+                    try JournalFile.parse(UnsafeBufferPointer(rebasing: $0[range]), path: home.journal, lineNo: 0)
+                }
+                return .some(e.job)
+            }
+        }
+        guard view.snapshotExists else { return .some(nil) }
+        let fd = Glibc.open(home.idIndex, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        switch IdIndexFile.find(id, fd: fd, generation: view.generation) {
+        case nil: return nil
+        case .absent?: return .some(nil)
+        case .present(let offset?, let length?)?:
+            let sfd = try Posix.open(view.snapshotPath, O_RDONLY)
+            defer { close(sfd) }
+            var line = [UInt8](repeating: 0, count: length)
+            let got = line.withUnsafeMutableBytes { pread(sfd, $0.baseAddress!, length, off_t(offset)) }
+            guard got == length, let v = try? JSONParser.parse(bytes: line), let job = Job(json: v), job.id == id else {
+                return nil  // the index does not match the snapshot: let the full read decide
+            }
+            return .some(job)
+        case .present?: return nil
+        }
+    }
+
     /// Jobs per state without loading any job: the snapshot header plus the journal's transitions.
     public func counts() throws -> [JobState: Int] {
         try lock(LOCK_SH)
@@ -636,11 +689,12 @@ public final class JSONStore {
     private func writeSnapshot(_ state: QueueState, generation: Int64) throws {
         // The id index first: if we die before the snapshot's rename, its generation will not
         // match and readers fall back to loading the jobs.
-        try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(ids: state.ids, generation: generation))
+        let (chunks, locations) = SnapshotFile.encodeWithLocations(state: state, generation: generation)
+        try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(locations: locations, generation: generation))
         try Posix.atomicWrite(path: home.dueIndex, byteChunks: DueIndexFile.encode(state: state, generation: generation))
         // Readers open the snapshot by its generation's own name (see `locateSnapshot`);
         // jobs.json is the same file under its documented name.
-        try Posix.atomicWrite(path: home.snapshot, byteChunks: SnapshotFile.encode(state: state, generation: generation),
+        try Posix.atomicWrite(path: home.snapshot, byteChunks: chunks,
                               linkAs: home.snapshot(generation: generation))
     }
 }

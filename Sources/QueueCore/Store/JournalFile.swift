@@ -84,15 +84,20 @@ public enum JournalFile {
     /// The last operation recorded for `id` in the change lines, found by comparing line
     /// prefixes (`{"id":"<id>","op":"`) without parsing anything.
     public static func lastOp(of id: String, in buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Op? {
+        lastLine(of: id, in: buf, from: from, to: to)?.0
+    }
+
+    /// The last change line for `id` (its op and byte range), found like `lastOp`.
+    public static func lastLine(of id: String, in buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (Op, Range<Int>)? {
         let prefix = Array("{\"id\":\"\(id)\",\"op\":\"".utf8)
-        var result: Op? = nil
+        var result: (Op, Range<Int>)? = nil
         var start = from
         while start < to {
             let nl = nextNewline(buf, from: start) ?? to
             if nl - start > prefix.count + 3 {
                 var same = true
                 for k in 0..<prefix.count where buf[start + k] != prefix[k] { same = false; break }
-                if same { result = buf[start + prefix.count] == UInt8(ascii: "p") ? .put : .del }
+                if same { result = (buf[start + prefix.count] == UInt8(ascii: "p") ? .put : .del, start..<nl) }
             }
             start = nl + 1
         }

@@ -21,15 +21,24 @@ public enum SnapshotFile {
 
     static let prefix = "{\"meta\":"
 
-    public static func encode(state: QueueState, generation: Int64) -> [[UInt8]] {
+    /// Where one job's record is in the file: its byte offset and length (without the comma).
+    public struct Location { public var id: String; public var offset: Int; public var length: Int }
+
+    public static func encode(state: QueueState, generation: Int64) -> [[UInt8]] { encodeWithLocations(state: state, generation: generation).chunks }
+
+    public static func encodeWithLocations(state: QueueState, generation: Int64) -> (chunks: [[UInt8]], locations: [Location]) {
         var body: [[UInt8]] = []
         var w = ByteWriter(capacity: 1 << 20)
         w.lit("\"jobs\":[\n")
         var total = 0
         var n = 0
         let ordered = state.ordered()
+        var locations: [Location] = []
+        locations.reserveCapacity(ordered.count)
         for job in ordered {
+            let start = w.bytes.count
             job.writeCompact(to: &w)
+            locations.append(Location(id: job.id, offset: total + start, length: w.bytes.count - start))
             n += 1
             if n == ordered.count { w.lit("\n") } else { w.lit(",\n") }
             if w.bytes.count > 1 << 20 {
@@ -47,7 +56,9 @@ public enum SnapshotFile {
             ("generation", .int(generation)), ("job_count", .int(Int64(state.count))),
             ("jobs_bytes", .int(Int64(total))), ("counts", counts),
         ])
-        return [Array((prefix + meta.serialized() + ",\n").utf8)] + body
+        let header = Array((prefix + meta.serialized() + ",\n").utf8)
+        for k in locations.indices { locations[k].offset += header.count }
+        return ([header] + body, locations)
     }
 
     /// Reads and checks the header line; `fileSize` and the last bytes catch a truncated file.
@@ -137,17 +148,26 @@ public enum SnapshotFile {
 /// `jobs.ids`: the sorted ids of the snapshot, one per line after a `generation G` line, so an
 /// enqueue can check that an id is free with a binary search instead of loading every job.
 public enum IdIndexFile {
-    public static func encode(ids: [String], generation: Int64) -> [[UInt8]] {
-        var w = ByteWriter(capacity: ids.count * 16 + 32)
+    /// One line per job, `id<TAB>offset<TAB>length` (where its record is in jobs.json), sorted.
+    public static func encode(locations: [SnapshotFile.Location], generation: Int64) -> [[UInt8]] {
+        var w = ByteWriter(capacity: locations.count * 32 + 32)
         w.raw("generation \(generation)\n")
         // Ids are ASCII, for which String's `<` is byte order: what the binary search assumes.
-        for id in ids.sorted() { w.raw(id); w.lit("\n") }
+        for l in locations.sorted(by: { $0.id < $1.id }) { w.raw(l.id); w.lit("\t"); w.int(l.offset); w.lit("\t"); w.int(l.length); w.lit("\n") }
         return [w.bytes]
+    }
+
+    /// What the index says of an id: absent, or present at (offset, length) in the snapshot
+    /// (nil offsets: an index written before offsets were recorded).
+    public enum Answer: Equatable { case absent, present(offset: Int?, length: Int?) }
+
+    public static func contains(_ id: String, fd: Int32, generation: Int64) -> Bool? {
+        find(id, fd: fd, generation: generation).map { $0 != .absent }
     }
 
     /// nil when the index is missing or belongs to another generation (then callers load the state).
     /// A binary search with small preads: a lookup reads a few KiB whatever the number of jobs.
-    public static func contains(_ id: String, fd: Int32, generation: Int64) -> Bool? {
+    public static func find(_ id: String, fd: Int32, generation: Int64) -> Answer? {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return nil }
         let size = Int(st.st_size)
@@ -176,11 +196,16 @@ public enum IdIndexFile {
             if start >= hi { hi = mid; continue }  // no line starts in [mid, hi)
             let w = readAt(start, 256)
             guard let k = w.firstIndex(of: 0x0A) else { return nil }
-            let c = compare(key, Array(w[0..<k]))
-            if c == 0 { return true }
+            let line = w[0..<k]
+            let tab = line.firstIndex(of: 0x09) ?? k
+            let c = compare(key, Array(w[0..<tab]))
+            if c == 0 {
+                let fields = line.split(separator: 0x09).dropFirst().map { Int(String(decoding: $0, as: UTF8.self)) }
+                return .present(offset: fields.first ?? nil, length: fields.count > 1 ? fields[1] : nil)
+            }
             if c < 0 { hi = start } else { lo = start + k + 1 }
         }
-        return false
+        return .absent
     }
 
     /// The same search over bytes in memory.
