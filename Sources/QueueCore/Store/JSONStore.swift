@@ -107,7 +107,7 @@ public final class JSONStore {
     }
 
     /// nil when the files cannot answer (then the caller loads every job). Caller holds the lock.
-    private func lookup(_ id: String) throws -> Job?? {
+    fileprivate func lookup(_ id: String) throws -> Job?? {
         let view = try refresh(full: false)
         if !view.journalNeedsReset {
             let hit = view.journalBytes.withUnsafeBufferPointer { buf -> (JournalFile.Op, Range<Int>)? in
@@ -766,7 +766,14 @@ public final class Transaction {
         return fullState!.blockedJobs(now: now)
     }
 
-    public func job(_ id: String) throws -> Job? { try state[id] }
+    /// One job. Without the full state loaded, it is looked up in the files (journal, then the
+    /// snapshot through `jobs.ids`), so `cancel ID` does not load every job either.
+    public func job(_ id: String) throws -> Job? {
+        if let s = fullState { return s[id] }
+        if lightIds[id] != nil { return pendingJobs[id] }
+        if let found = try store.lookup(id) { return found }
+        return try state[id]
+    }
 
     /// Whether an id is taken, without loading jobs when the home's index can answer.
     public func contains(_ id: String) throws -> Bool {

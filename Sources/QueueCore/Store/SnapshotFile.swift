@@ -208,23 +208,6 @@ public enum IdIndexFile {
         return .absent
     }
 
-    /// The same search over bytes in memory.
-    public static func contains(_ id: String, bytes: [UInt8], generation: Int64) -> Bool? {
-        guard let nl = bytes.firstIndex(of: 0x0A),
-              String(decoding: bytes[0..<nl], as: UTF8.self) == "generation \(generation)" else { return nil }
-        let key = Array(id.utf8)
-        var lines: [ArraySlice<UInt8>] = bytes[(nl + 1)...].split(separator: 0x0A)
-        var lo = 0, hi = lines.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            let c = compare(key, Array(lines[mid]))
-            if c == 0 { return true }
-            if c < 0 { hi = mid } else { lo = mid + 1 }
-        }
-        lines.removeAll()
-        return false
-    }
-
     static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
         let n = min(a.count, b.count)
         for k in 0..<n where a[k] != b[k] { return a[k] < b[k] ? -1 : 1 }
