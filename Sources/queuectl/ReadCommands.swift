@@ -5,9 +5,15 @@ enum ReadCommands {
     static func list(_ cmd: ParsedCommand, store: JSONStore, state forced: JobState? = nil) throws -> Int32 {
         let state = try forced ?? Commands.state(cmd)
         let limit = try Commands.int(cmd, "limit")
-        var jobs = try store.read { $0.ordered(state: state) }
-        let total = jobs.count
-        if let l = limit, jobs.count > l { jobs = Array(jobs.suffix(l)) }
+        var jobs: [Job]
+        let total: Int
+        if let l = limit, let recent = try store.recent(limit: l, state: state) {
+            (jobs, total) = recent  // the newest jobs, without loading the others
+        } else {
+            jobs = try store.read { $0.ordered(state: state) }
+            total = jobs.count
+            if let l = limit, jobs.count > l { jobs = Array(jobs.suffix(l)) }
+        }
         if cmd.flag("json") {
             print(JSON.array(jobs.map(\.json)).pretty())
             return 0

@@ -211,6 +211,48 @@ import Testing
         #expect(try t.store().job("nothere") == nil)
     }
 
+    @Test func theNewestJobsAreListedWithoutLoadingTheOthers() throws {
+        let t = TempHome()
+        let s = t.store()
+        s.compactThreshold = 9000
+        var made = 0
+        for round in 0..<8 {
+            try s.transaction { tx in
+                for _ in 0..<12 {
+                    made += 1
+                    var j = job("r\(made)", JobState.allCases[(made * 7) % JobState.allCases.count])
+                    j.createdAt = 1_000_000 + Millis(made / 3)  // ties broken by id
+                    j.command = "echo \"quoted\",\"state\":\"dead\" \(made)"  // a state look-alike inside the command
+                    try tx.put(j)
+                }
+                if round > 3 { try tx.delete("r\(made - 44)") }  // older jobs, folded into jobs.json by now
+                if var old = try tx.job("r\(made - 40)") { old.state = .dead; try tx.put(old) }
+            }
+        }
+        // Changes after the last compaction: jobs of the snapshot changed and deleted in the journal.
+        try s.transaction { tx in
+            for id in ["r3", "r50", "r90"] { if var j = try tx.job(id) { j.state = .failed; try tx.put(j) } }
+            try tx.delete("r91")
+            var late = job("late")
+            late.createdAt = 1_000_001  // created now, but listed among the old ones
+            try tx.put(late)
+        }
+        let head = String(decoding: t.bytes("jobs.json")?.prefix(120) ?? Data(), as: UTF8.self)
+        #expect(String(decoding: t.bytes("journal.jsonl") ?? Data(), as: UTF8.self).contains("\"r50\""), "the journal should hold changes")
+        #expect(!head.contains("\"generation\":1,"), "no compaction: the snapshot part was not exercised")
+        let all = try t.store().read { $0 }
+        for state in [nil] + JobState.allCases.map(Optional.some) {
+            for limit in [0, 1, 5, 20, 500] {
+                let fresh = t.store()
+                let got = try #require(try fresh.recent(limit: limit, state: state))
+                let want = all.ordered(state: state)
+                #expect(got.jobs.map(\.id) == want.suffix(limit).map(\.id), "state \(state?.rawValue ?? "any"), limit \(limit)")
+                #expect(got.total == want.count)
+                #expect(fresh.fullLoads == 0)
+            }
+        }
+    }
+
     @Test func filesArePrivate() throws {
         let t = TempHome()
         try add(t.store(), ["a"])

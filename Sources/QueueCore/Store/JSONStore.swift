@@ -149,7 +149,11 @@ public final class JSONStore {
             let view = try refresh(full: true)
             return (view.loaded ?? cache?.state ?? QueueState()).counts
         }
-        let view = try refresh(full: false)
+        return try lightCounts(try refresh(full: false))
+    }
+
+    /// Counts from a light view: the snapshot header plus the journal's transitions.
+    func lightCounts(_ view: View) throws -> [JobState: Int] {
         var counts = view.meta?.counts ?? [:]
         for e in try view.journalEntries(path: home.journal) {
             if let f = e.from { counts[f, default: 0] -= 1 }
@@ -157,6 +161,9 @@ public final class JSONStore {
         }
         return counts
     }
+
+    /// Whether this process keeps every job in memory (then reading them is incremental).
+    var keepsState: Bool { cache != nil }
 
     /// config.json as last read, with the (inode, size, mtime) it had: re-read only when it changes.
     private var configCache: (key: [Int], config: Config)?
