@@ -128,7 +128,7 @@ public final class JSONStore {
         switch IdIndexFile.find(id, fd: fd, generation: view.generation) {
         case nil: return nil
         case .absent?: return .some(nil)
-        case .present(let offset?, let length?)?:
+        case .present(let offset?, let length?)? where offset >= 0 && (1...(16 << 20)).contains(length):
             let sfd = try Posix.open(view.snapshotPath, O_RDONLY)
             defer { close(sfd) }
             var line = [UInt8](repeating: 0, count: length)
