@@ -13,25 +13,33 @@ public enum WaitForJobs {
 
     /// Waits for `ids`, or for every job unfinished right now when `ids` is empty.
     public static func run(store: JSONStore, ids: [String], timeout: Double?, progress: (Progress) -> Void) throws -> Outcome {
-        let targets: [String] = try store.read { state in
-            if ids.isEmpty { return Array(state.waitingIds) + Array(state.processingIds) }
-            for id in ids where state[id] == nil {
+        // Named jobs are looked up one by one (no load of the others); "every unfinished job"
+        // needs them all, and then the state is kept and refreshed from the journal.
+        let targets: [String]
+        if ids.isEmpty {
+            targets = try store.read { Array($0.waitingIds) + Array($0.processingIds) }
+        } else {
+            for id in ids where try store.job(id) == nil {
                 throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'")
             }
-            return ids
+            targets = ids
+        }
+        func current() throws -> [String: JobState?] {
+            if ids.isEmpty { return try store.read { s in Dictionary(uniqueKeysWithValues: targets.map { ($0, s[$0]?.state) }) } }
+            var out: [String: JobState?] = [:]
+            for id in targets { out[id] = try store.job(id)?.state }
+            return out
         }
         let watch = HomeWatch(home: store.home)
         let deadline = timeout.map { Clock.monotonic() + $0 }
         var last: Progress? = nil
         while true {
-            let (p, failed) = try store.read { state -> (Progress, [String]) in
-                var p = Progress(total: targets.count, completed: 0, failed: 0)
-                var failed: [String] = []
-                for id in targets {
-                    guard let j = state[id] else { p.failed += 1; failed.append(id); continue }
-                    if j.state == .completed { p.completed += 1 } else if j.state.isFinished { p.failed += 1; failed.append(id) }
-                }
-                return (p, failed)
+            let states = try current()
+            var p = Progress(total: targets.count, completed: 0, failed: 0)
+            var failed: [String] = []
+            for id in targets {
+                guard let st = states[id] ?? nil else { p.failed += 1; failed.append(id); continue }  // purged
+                if st == .completed { p.completed += 1 } else if st.isFinished { p.failed += 1; failed.append(id) }
             }
             if last == nil || last!.done != p.done { progress(p) }
             last = p
