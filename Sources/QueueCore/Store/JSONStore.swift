@@ -694,15 +694,15 @@ public final class JSONStore {
     }
 
     private func writeSnapshot(_ state: QueueState, generation: Int64) throws {
-        // The id index first: if we die before the snapshot's rename, its generation will not
-        // match and readers fall back to loading the jobs.
-        let (chunks, locations) = SnapshotFile.encodeWithLocations(state: state, generation: generation)
-        try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(locations: locations, generation: generation))
-        try Posix.atomicWrite(path: home.dueIndex, byteChunks: DueIndexFile.encode(state: state, generation: generation))
         // Readers open the snapshot by its generation's own name (see `locateSnapshot`);
-        // jobs.json is the same file under its documented name.
-        try Posix.atomicWrite(path: home.snapshot, byteChunks: chunks,
-                              linkAs: home.snapshot(generation: generation))
+        // jobs.json is the same file under its documented name. The sidecars are renamed into
+        // place before it: if we die before the snapshot's rename, their generation does not
+        // match and readers fall back to loading the jobs.
+        try Posix.atomicWrite(path: home.snapshot, linkAs: home.snapshot(generation: generation), writing: { fd, tmp in
+            let locations = try SnapshotFile.write(state: state, generation: generation, to: fd, path: tmp)
+            try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(locations: locations, generation: generation))
+            try Posix.atomicWrite(path: home.dueIndex, byteChunks: DueIndexFile.encode(state: state, generation: generation))
+        })
     }
 }
 

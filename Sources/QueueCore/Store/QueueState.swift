@@ -126,14 +126,23 @@ public struct QueueState {
 
     /// Jobs in creation order (ties by id), the order `list` shows.
     public func ordered(state: JobState? = nil) -> [Job] {
-        var out: [Job] = []
-        out.reserveCapacity(state.map { count($0) } ?? all.count)
-        for j in all where state == nil || j.state == state { out.append(j) }
-        out.sort {
-            if $0.createdAt != $1.createdAt { return $0.createdAt < $1.createdAt }
-            if $0.batchIndex != $1.batchIndex { return $0.batchIndex < $1.batchIndex }
-            return $0.id < $1.id
+        orderedPositions(state: state).map { all[$0] }
+    }
+
+    /// Positions in `all`, in creation order: sorting small keys instead of whole jobs keeps a
+    /// snapshot of a million jobs from holding a second copy of every job while it is written.
+    func orderedPositions(state: JobState? = nil) -> [Int] {
+        struct Key { var created: Millis; var batch: Int; var at: Int }
+        var keys: [Key] = []
+        keys.reserveCapacity(state.map { count($0) } ?? all.count)
+        for (at, j) in all.enumerated() where state == nil || j.state == state {
+            keys.append(Key(created: j.createdAt, batch: j.batchIndex, at: at))
         }
-        return out
+        keys.sort {
+            if $0.created != $1.created { return $0.created < $1.created }
+            if $0.batch != $1.batch { return $0.batch < $1.batch }
+            return all[$0.at].id < all[$1.at].id
+        }
+        return keys.map(\.at)
     }
 }

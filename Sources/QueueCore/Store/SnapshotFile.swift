@@ -24,41 +24,44 @@ public enum SnapshotFile {
     /// Where one job's record is in the file: its byte offset and length (without the comma).
     public struct Location { public var id: String; public var offset: Int; public var length: Int }
 
-    public static func encode(state: QueueState, generation: Int64) -> [[UInt8]] { encodeWithLocations(state: state, generation: generation).chunks }
+    /// The header line is written last, over room left for it at the start of the file, padded
+    /// with spaces (valid JSON): so the jobs are written as they are encoded, never held whole.
+    static let headerRoom = 1024
 
-    public static func encodeWithLocations(state: QueueState, generation: Int64) -> (chunks: [[UInt8]], locations: [Location]) {
-        var body: [[UInt8]] = []
+    /// Writes the snapshot to `fd`, one job per line in creation order; returns where each job is.
+    public static func write(state: QueueState, generation: Int64, to fd: Int32, path: String) throws -> [Location] {
         var w = ByteWriter(capacity: 1 << 20)
+        var flushed = 0  // body bytes already written
+        func flush() throws {
+            try Posix.pwriteAll(fd: fd, w.bytes, at: headerRoom + flushed, path: path)
+            flushed += w.bytes.count
+            w.bytes.removeAll(keepingCapacity: true)
+        }
         w.lit("\"jobs\":[\n")
-        var total = 0
-        var n = 0
-        let ordered = state.ordered()
+        let ordered = state.orderedPositions()
         var locations: [Location] = []
         locations.reserveCapacity(ordered.count)
-        for job in ordered {
+        for (n, at) in ordered.enumerated() {
+            let job = state.all[at]
             let start = w.bytes.count
             job.writeCompact(to: &w)
-            locations.append(Location(id: job.id, offset: total + start, length: w.bytes.count - start))
-            n += 1
-            if n == ordered.count { w.lit("\n") } else { w.lit(",\n") }
-            if w.bytes.count > 1 << 20 {
-                total += w.bytes.count
-                body.append(w.bytes)
-                w = ByteWriter(capacity: 1 << 20)
-            }
+            locations.append(Location(id: job.id, offset: headerRoom + flushed + start, length: w.bytes.count - start))
+            if n == ordered.count - 1 { w.lit("\n") } else { w.lit(",\n") }
+            if w.bytes.count > 1 << 20 { try flush() }
         }
         w.lit("]}\n")
-        total += w.bytes.count
-        body.append(w.bytes)
+        try flush()
         let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(state.count($0)))) })
         let meta = JSON.object([
             ("format", .string("queuectl-jobs")), ("version", .int(1)),
             ("generation", .int(generation)), ("job_count", .int(Int64(state.count))),
-            ("jobs_bytes", .int(Int64(total))), ("counts", counts),
+            ("jobs_bytes", .int(Int64(flushed))), ("counts", counts),
         ])
-        let header = Array((prefix + meta.serialized() + ",\n").utf8)
-        for k in locations.indices { locations[k].offset += header.count }
-        return ([header] + body, locations)
+        var header = Array((prefix + meta.serialized()).utf8)
+        guard header.count + 2 <= headerRoom else { throw QueueError.system("the snapshot header of \(path) is too long") }
+        header += [UInt8](repeating: 0x20, count: headerRoom - 2 - header.count) + Array(",\n".utf8)
+        try Posix.pwriteAll(fd: fd, header, at: 0, path: path)
+        return locations
     }
 
     /// Reads and checks the header line; `fileSize` and the last bytes catch a truncated file.

@@ -144,11 +144,19 @@ public enum Posix {
 
     /// `linkAs`: also give the new file that second name (hard link, made before the rename).
     public static func atomicWrite(path: String, byteChunks chunks: [[UInt8]], linkAs: String? = nil) throws {
-        let dir = dirname(of: path)
+        try atomicWrite(path: path, linkAs: linkAs, writing: { fd, tmp in
+            for c in chunks { try writeAll(fd: fd, c, path: tmp) }
+        })
+    }
+
+    /// `atomicWrite` for a file written piece by piece: `body` writes the temporary file, then
+    /// it is synced, linked (`linkAs`), renamed over `path`, and the directory synced; when
+    /// `body` throws, the temporary file is removed and `path` is untouched.
+    public static func atomicWrite(path: String, linkAs: String? = nil, writing body: (_ fd: Int32, _ tmp: String) throws -> Void) throws {
         let tmp = temporaryName(for: path)
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         do {
-            for c in chunks { try writeAll(fd: fd, c, path: tmp) }
+            try body(fd, tmp)
             guard fsync(fd) == 0 else { throw SystemError(operation: "fsync", path: tmp, code: errno) }
         } catch {
             close(fd)
@@ -173,7 +181,7 @@ public enum Posix {
             unlink(tmp)
             throw SystemError(operation: "rename", path: tmp, code: e)
         }
-        try fsyncDirectory(dir)
+        try fsyncDirectory(dirname(of: path))
     }
 
     public static func atomicWrite(path: String, text: String) throws {
