@@ -57,9 +57,10 @@ enum DueIndexFile {
     static func encode(state: QueueState, generation: Int64) -> [[UInt8]] {
         var w = ByteWriter(capacity: 64)
         w.raw("generation \(generation)\n")
-        for id in state.waitingIds {
-            guard let d = state[id]?.dueAt else { continue }
-            w.int(d); w.lit(" "); w.raw(id); w.lit("\n")
+        // One pass over the jobs in place: a lookup by id per waiting job cost more than the rest.
+        for j in state.all where j.state.isWaiting {
+            guard let d = j.dueAt else { continue }
+            w.int(d); w.lit(" "); w.raw(j.id); w.lit("\n")
         }
         return [w.bytes]
     }
