@@ -532,8 +532,8 @@ public final class JSONStore {
         }
         let jfd = try openJournal()
         // Serialise the changes, but stop as soon as they would push the journal past the bound.
-        let room = (compactThreshold ?? tx.config.journalMaxBytes) - tx.view.journalSize
         let threshold = compactThreshold ?? tx.config.journalMaxBytes
+        let room = threshold - tx.view.journalSize
         var lines: [[UInt8]] = []
         var newBytes = 0
         // A transaction of ordinary size is appended even past the bound, and the compaction then
