@@ -253,6 +253,31 @@ import Testing
         }
     }
 
+    @Test func aLightTransactionChangingAnExistingJobKeepsTheCountsRight() throws {
+        let t = TempHome()
+        let s = t.store()
+        s.compactThreshold = 3000
+        try add(s, (0..<20).map { "k\($0)" })  // some folded into the snapshot, some in the journal
+        // Fresh stores do not load every job (as `queuectl cancel` does not): the change's
+        // `from` must still be the job's real state, or the counts drift.
+        for id in ["k0", "k19"] {
+            try t.store().transaction { tx in
+                var j = try #require(try tx.job(id))
+                j.state = .cancelled
+                try tx.put(j)
+            }
+        }
+        try t.store().transaction { tx in  // a put without a lookup first
+            var j = job("k5")
+            j.state = .dead
+            try tx.put(j)
+        }
+        let light = try t.store().counts()
+        let real = try t.store().read { $0 }
+        #expect(real.count(.cancelled) == 2 && real.count(.dead) == 1 && real.count(.pending) == 17)
+        for st in JobState.allCases { #expect((light[st] ?? 0) == real.count(st), "\(st)") }
+    }
+
     @Test func filesArePrivate() throws {
         let t = TempHome()
         try add(t.store(), ["a"])

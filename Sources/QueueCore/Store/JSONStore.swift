@@ -715,9 +715,12 @@ public final class Transaction {
     fileprivate var changes: [Change] = []
     /// The full state, once something asked for it (mutated in place).
     fileprivate var fullState: QueueState?
-    private var undo: [(String, Job?)] = []
     /// Light mode: ids put or deleted by this transaction.
     private var lightIds: [String: Bool] = [:]
+    /// Light mode: the state each job had in the files before this transaction, for the jobs it
+    /// looked up (nil: known not to exist). A change's `from` must be right, or the counts that
+    /// are kept from the journal's transitions drift.
+    private var lightBase: [String: JobState?] = [:]
     private var indexFd: Int32?
 
     deinit { if let fd = indexFd, fd >= 0 { close(fd) } }
@@ -744,7 +747,12 @@ public final class Transaction {
             var s = try store.loadFull(self)
             // Replay this transaction's own light-mode changes onto the freshly loaded state.
             s.reserveCapacity(s.count + pendingJobs.count)
-            for (id, _) in undo { if let j = pendingJobs[id] { s.put(j) } else { s.remove(id) } }
+            for c in changes {
+                switch c {
+                case .put(let j, _): s.put(j)
+                case .delete(let id, _): s.remove(id)
+                }
+            }
             fullState = s
             return s
         }
@@ -778,7 +786,10 @@ public final class Transaction {
     public func job(_ id: String) throws -> Job? {
         if let s = fullState { return s[id] }
         if lightIds[id] != nil { return pendingJobs[id] }
-        if let found = try store.lookup(id) { return found }
+        if let found = try store.lookup(id) {
+            lightBase[id] = .some(found?.state)
+            return found
+        }
         return try state[id]
     }
 
@@ -790,32 +801,42 @@ public final class Transaction {
             let op = view.journalBytes.withUnsafeBufferPointer {
                 JournalFile.lastOp(of: id, in: $0, from: view.changesStart, to: view.journalValidEnd)
             }
-            if let op = op { return op == .put }
+            if let op = op {
+                if op == .del { lightBase[id] = .some(nil) }
+                return op == .put
+            }
         }
         if view.snapshotExists {
             if indexFd == nil { indexFd = Glibc.open(store.home.idIndex, O_RDONLY | O_CLOEXEC) }
             guard let fd = indexFd, fd >= 0, let inIndex = IdIndexFile.contains(id, fd: fd, generation: view.generation) else {
                 return try state[id] != nil  // index missing or stale: ask the jobs themselves
             }
+            if !inIndex { lightBase[id] = .some(nil) }
             return inIndex
         }
+        lightBase[id] = .some(nil)
         return false
     }
 
     /// Adds or replaces a job (updated_at is the caller's to set).
     public func put(_ job: Job) throws {
-        let old: Job?
         let from: JobState?
         if fullState != nil {
-            old = fullState?[job.id]
-            from = old?.state
+            from = fullState?[job.id]?.state
             fullState?.put(job)
         } else {
-            old = pendingJobs[job.id]
-            from = old?.state
+            if let pending = pendingJobs[job.id] {
+                from = pending.state
+            } else if let base = lightBase[job.id] {
+                from = base
+            } else {
+                // Not looked up by this transaction: learn its state from the files first.
+                _ = try self.job(job.id)
+                if fullState != nil { return try put(job) }  // the files could not answer: every job is loaded now
+                from = lightBase[job.id] ?? nil
+            }
             lightIds[job.id] = true
         }
-        undo.append((job.id, old))
         pendingJobs[job.id] = job
         changes.append(.put(job, from: from))
     }
@@ -823,7 +844,6 @@ public final class Transaction {
     public func delete(_ id: String) throws {
         guard let old = try state[id] else { return }
         fullState?.remove(id)
-        undo.append((id, old))
         pendingJobs[id] = nil
         changes.append(.delete(id, from: old.state))
     }
@@ -834,7 +854,7 @@ public final class Transaction {
     public func reserve(_ n: Int) {
         pendingJobs.reserveCapacity(n)
         lightIds.reserveCapacity(n)
-        undo.reserveCapacity(n)
+        lightBase.reserveCapacity(n)
         changes.reserveCapacity(n)
         if let current = fullState?.count { fullState?.reserveCapacity(current + n) }
     }
