@@ -28,12 +28,14 @@ public final class JSONStore {
     /// another process's compaction does not).
     private(set) var fullLoads = 0
 
-    /// What this process has loaded: the full state at (generation, journal inode, journal offset).
+    /// What this process has loaded: the full state at (generation, journal inode, journal offset),
+    /// and the snapshot file of that generation (its name never changes, so it is looked up once).
     struct Cache {
         var state: QueueState
         var generation: Int64
         var journalIno: UInt64
         var journalOffset: Int
+        var snapshotPath: String? = nil
     }
 
     public init(home: Home) {
@@ -318,10 +320,11 @@ public final class JSONStore {
         let jpath = home.journal
         let key = try currentJournalKey()
 
-        // Incremental: same journal and generation as last time, read only the appended bytes.
+        // Another process compacted since we looked: catch up through the kept journal if we can.
         if full, cache != nil, key.generation != cache!.generation, key.ino == cache!.journalIno {
             try followCompaction(jfd)
         }
+        // Incremental: same journal and generation as last time, read only the appended bytes.
         // Only scalars are read out of the cache here: binding the cache itself (`let c = cache`)
         // would share its job table, and the first change applied below would copy every job.
         if full, cache != nil, key == JournalKey(generation: cache!.generation, ino: cache!.journalIno) {
@@ -335,7 +338,8 @@ public final class JSONStore {
             }
             let fresh = try Posix.readAll(fd: jfd, from: offset, path: jpath)
             var view = View(meta: nil, generation: generation, snapshotExists: true)
-            view.snapshotPath = locateSnapshot(generation: generation) ?? home.snapshot
+            if cache!.snapshotPath == nil { cache!.snapshotPath = locateSnapshot(generation: generation) ?? home.snapshot }
+            view.snapshotPath = cache!.snapshotPath!
             // Apply to the cached state in place: a copy of the cache would share the job
             // dictionary, and the first change would then copy every job.
             do {
@@ -464,6 +468,7 @@ public final class JSONStore {
         }
         cache!.generation = header.generation
         cache!.journalOffset = length
+        cache!.snapshotPath = nil
     }
 
     private func apply(_ e: JournalFile.Entry, to state: inout QueueState) {

@@ -105,10 +105,7 @@ public enum JournalFile {
     }
 
     /// Parses the header line; nil if it is not one.
-    public static func parseHeader(_ line: UnsafeBufferPointer<UInt8>) -> Int64? {
-        guard let v = try? JSONParser.parse(bytes: line), v["journal"]?.stringValue == "queuectl" else { return nil }
-        return v["generation"]?.intValue
-    }
+    public static func parseHeader(_ line: UnsafeBufferPointer<UInt8>) -> Int64? { parseHeaderInfo(line)?.generation }
 
     /// Full parse of a change line.
     public static func parse(_ line: UnsafeBufferPointer<UInt8>, path: String, lineNo: Int) throws -> Entry {
