@@ -114,6 +114,10 @@ enum CommandTable {
         ],
         examples: ["queuectl purge --older-than 7d", "queuectl purge --state completed"])
 
+    static let compact = CommandSpec(
+        "compact", summary: "fold the journal into jobs.json now (the queue does it by itself as the journal grows)",
+        examples: ["queuectl compact"])
+
     static let metrics = CommandSpec(
         "metrics", summary: "execution statistics: throughput, success rate, run and wait times",
         options: [json],
@@ -135,7 +139,7 @@ enum CommandTable {
     static var root: CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, metrics, dashboard, config, completion],
+            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, compact, metrics, dashboard, config, completion],
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

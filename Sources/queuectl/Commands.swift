@@ -16,6 +16,7 @@ enum Commands {
         case ["cancel"]: return try OperationCommands.cancel(cmd, store: store)
         case ["wait"]: return try OperationCommands.wait(cmd, store: store)
         case ["purge"]: return try OperationCommands.purge(cmd, store: store)
+        case ["compact"]: return try OperationCommands.compact(cmd, store: store)
         case ["metrics"]: return try OperationCommands.metrics(cmd, store: store)
         case ["completion"]: return try Completion.run(cmd)
         case ["dashboard"]: return try DashboardCommand.run(cmd, store: store)

@@ -52,6 +52,19 @@ enum OperationCommands {
         return 0
     }
 
+    static func compact(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        // Started by a transaction that passed the journal's bound, holding compact.lock on fd 3.
+        if let fd = Posix.env("QUEUECTL_COMPACT_LOCK_FD").flatMap({ Int32($0) }) {
+            return JSONStore.runDetachedCompaction(home: store.home, lockFd: fd)
+        }
+        if let g = try store.compactWaiting() {
+            Terminal.err("compacted into jobs.json generation \(g)")
+        } else {
+            Terminal.err("nothing to compact")
+        }
+        return 0
+    }
+
     static func metrics(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let now = Clock.nowMillis()
         let m = try store.read { Metrics.compute($0, now: now) }

@@ -18,6 +18,8 @@ func main() -> Int32 {
         case .run(let cmd):
             let home = try Home.resolve(flag: cmd.value("home"))
             let store = JSONStore(home: home)
+            // Compactions run in a detached copy of this binary, beside the queue.
+            JSONStore.compactor = .detached(executable: "/proc/self/exe")
             return try Commands.run(cmd, store: store)
         }
     } catch {

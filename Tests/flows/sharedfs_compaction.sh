@@ -10,10 +10,11 @@ N=${SHAREDFS_JOBS:-150}
 on A config set poll_interval 0.2 >/dev/null 2>&1
 on A config set journal_max_bytes 8192 >/dev/null 2>&1 || fail "cannot set journal_max_bytes on A"
 [ "$(on C config get journal_max_bytes)" = 8192 ] || fail "C does not see journal_max_bytes 8192: $(on C config get journal_max_bytes)"
-# generation CLIENT: the snapshot generation in the first line of jobs.json (0 before the first one).
+# generation CLIENT: the snapshot generation in the first line of jobs.json (0 before the first one;
+# the first match: a snapshot cut by a background compaction also names the generation it continues).
 generation() {
     local g
-    g=$(head -n 1 "$(home_on "$1")/jobs.json" 2>/dev/null | grep -o '"generation": *[0-9]*' | grep -o '[0-9]*$') || true
+    g=$(head -n 1 "$(home_on "$1")/jobs.json" 2>/dev/null | grep -o '"generation": *[0-9]*' | head -n 1 | grep -o '[0-9]*$') || true
     echo "${g:-0}"
 }
 gen0=$(generation A)

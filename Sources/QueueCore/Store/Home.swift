@@ -35,6 +35,10 @@ public struct Home {
     /// The journal of generation G as it was when it was folded into G+1 (kept for one generation).
     public func journal(generation: Int64) -> String { path + "/journal.\(generation).jsonl" }
     public var lock: String { path + "/queue.lock" }
+    /// Held (exclusive) by the one process that is compacting the store.
+    public var compactLock: String { path + "/compact.lock" }
+    /// The last background compaction's failure, if it failed (removed when one succeeds).
+    public var compactionFailure: String { path + "/compaction.failed" }
     public var config: String { path + "/config.json" }
     public var pidFile: String { path + "/workers.pid" }
     public var supervisorLock: String { path + "/supervisor.lock" }

@@ -61,19 +61,32 @@ public final class JSONStore {
     /// Read-modify-write under the exclusive lock. If `body` throws, nothing is written.
     @discardableResult
     public func transaction<T>(_ body: (Transaction) throws -> T) throws -> T {
-        try lock(LOCK_EX)
-        defer { unlock() }
-        let tx = try begin()
-        let result: T
-        do {
-            result = try body(tx)
-        } catch {
-            tx.rollback()
-            throw error
+        let result: T = try {
+            try lock(LOCK_EX)
+            defer { unlock() }
+            let tx = try begin()
+            let result: T
+            do {
+                result = try body(tx)
+            } catch {
+                tx.rollback()
+                throw error
+            }
+            try commit(tx)
+            return result
+        }()
+        if compactionWanted {
+            compactionWanted = false
+            startCompaction()
         }
-        try commit(tx)
         return result
     }
+
+    /// Set by a commit that took the journal past its bound, with what it saw.
+    private var compactionWanted = false
+    var lastCommitted: View?
+    /// When this process last started a detached compactor.
+    var lastCompactorStart: Double?
 
     /// A consistent view of every job. The shared lock is held only while the files are read.
     public func read<T>(_ body: (QueueState) throws -> T) throws -> T {
@@ -111,17 +124,15 @@ public final class JSONStore {
     /// nil when the files cannot answer (then the caller loads every job). Caller holds the lock.
     fileprivate func lookup(_ id: String) throws -> Job?? {
         let view = try refresh(full: false)
-        if !view.journalNeedsReset {
-            let hit = view.journalBytes.withUnsafeBufferPointer { buf -> (JournalFile.Op, Range<Int>)? in
-                JournalFile.lastLine(of: id, in: buf, from: view.changesStart, to: view.journalValidEnd)
+        let hit = view.changeBytes.withUnsafeBufferPointer { buf -> (JournalFile.Op, Range<Int>)? in
+            JournalFile.lastLine(of: id, in: buf, from: 0, to: buf.count)
+        }
+        if let (op, range) = hit {
+            if op == .del { return .some(nil) }
+            let e = try view.changeBytes.withUnsafeBufferPointer {
+                try JournalFile.parse(UnsafeBufferPointer(rebasing: $0[range]), path: home.journal, lineNo: 0)
             }
-            if let (op, range) = hit {
-                if op == .del { return .some(nil) }
-                let e = try view.journalBytes.withUnsafeBufferPointer {
-                    try JournalFile.parse(UnsafeBufferPointer(rebasing: $0[range]), path: home.journal, lineNo: 0)
-                }
-                return .some(e.job)
-            }
+            return .some(e.job)
         }
         guard view.snapshotExists else { return .some(nil) }
         let fd = Glibc.open(home.idIndex, O_RDONLY | O_CLOEXEC)
@@ -249,13 +260,16 @@ public final class JSONStore {
         /// Light mode: the journal's bytes and where its change lines start (after the header).
         var journalBytes: [UInt8] = []
         var changesStart = 0
+        /// Light mode: every change made since the snapshot, oldest first, as complete journal
+        /// lines: the snapshot's tail (when a background compaction cut it, see `readTail`)
+        /// followed by this journal's change lines. What the light readers scan.
+        var changeBytes: [UInt8] = []
 
         /// Scans the change lines' id/op/from/to (for counts), without parsing jobs.
         func journalEntries(path: String) throws -> [JournalFile.Entry] {
-            guard !journalNeedsReset else { return [] }
-            return try journalBytes.withUnsafeBufferPointer { buf in
-                try JournalFile.lineRanges(buf, from: changesStart, to: journalValidEnd).enumerated().map { n, r in
-                    try JournalFile.scan(UnsafeBufferPointer(rebasing: buf[r]), path: path, lineNo: n + 2)
+            try changeBytes.withUnsafeBufferPointer { buf in
+                try JournalFile.lineRanges(buf, from: 0, to: buf.count).enumerated().map { n, r in
+                    try JournalFile.scan(UnsafeBufferPointer(rebasing: buf[r]), path: path, lineNo: n + 1)
                 }
             }
         }
@@ -266,7 +280,7 @@ public final class JSONStore {
         var loaded: QueueState?
     }
 
-    private func openJournal() throws -> Int32 {
+    func openJournal() throws -> Int32 {
         if journalFd < 0 {
             journalFd = try Posix.open(home.journal, O_RDWR | O_CREAT, 0o600)
         }
@@ -277,7 +291,7 @@ public final class JSONStore {
     /// never replaced, so the inode is stable while the generation changes at each compaction).
     struct JournalKey: Equatable { var generation: Int64?; var ino: UInt64 }
 
-    private func currentJournalKey() throws -> JournalKey {
+    func currentJournalKey() throws -> JournalKey {
         let fd = try openJournal()
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: home.journal, code: errno) }
@@ -365,19 +379,25 @@ public final class JSONStore {
         var view = View(meta: nil, generation: 0, snapshotExists: snapPath != nil)
         view.snapshotPath = snapPath ?? home.snapshot
         var state = QueueState()
+        var tail: [UInt8] = []
         if let path = snapPath {
             if full {
                 fullLoads += 1
                 let decoded = try Posix.withMappedFile(path) { buf in
                     try buf.map { try SnapshotFile.decode(buffer: $0, path: home.snapshot) }
                 }
-                guard let (s, gen) = decoded else { return try refreshOnce(full: full) }
+                guard let (s, meta) = decoded else { return try refreshOnce(full: full) }
                 state = s
-                view.generation = gen
+                view.generation = meta.generation
+                if let c = meta.cut {
+                    tail = try readTail(c)
+                    try applyLines(tail, path: home.journal(generation: c.generation), to: &state)
+                }
             } else {
                 let meta = try readSnapshotMeta(path)
                 view.meta = meta
                 view.generation = meta.generation
+                if let c = meta.cut { tail = try readTail(c) }
             }
         }
         let jbytes = try Posix.readAll(fd: jfd, from: 0, path: jpath)
@@ -411,7 +431,11 @@ public final class JSONStore {
                 }
             }
         }
-        if !full { view.journalBytes = jbytes }
+        if !full {
+            view.changeBytes = tail
+            if !view.journalNeedsReset { view.changeBytes += jbytes[view.changesStart..<view.journalValidEnd] }
+            view.journalBytes = jbytes
+        }
         if full {
             let c = Cache(state: state, generation: view.generation, journalIno: key.ino,
                           journalOffset: view.journalValidEnd)
@@ -427,9 +451,41 @@ public final class JSONStore {
         return view
     }
 
+    /// A snapshot written by a background compaction holds the state at a cut of the previous
+    /// generation's journal; the changes made after the cut, while it was being written, are
+    /// the rest of that journal, kept as `journal.<G>.jsonl`. Returns them as complete lines.
+    /// Missing while the snapshot names it: another client's stale view of the directory, for
+    /// a moment (retried like a stale snapshot), else a damaged home.
+    private func readTail(_ c: SnapshotFile.Cut) throws -> [UInt8] {
+        let path = home.journal(generation: c.generation)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT {
+                throw StaleSnapshot(error: .corrupt(path: home.snapshot, reason: "it continues in \(path), which is missing"))
+            }
+            throw SystemError(operation: "read", path: path, code: errno)
+        }
+        defer { close(fd) }
+        guard try journalGeneration(fd) == c.generation else {
+            throw StaleSnapshot(error: .corrupt(path: path, reason: "it is not the journal of generation \(c.generation) that jobs.json continues in"))
+        }
+        var bytes = try Posix.readAll(fd: fd, from: c.offset, path: path)
+        let end = bytes.withUnsafeBufferPointer { JournalFile.validEnd($0) }
+        bytes.removeSubrange(end...)
+        return bytes
+    }
+
+    private func applyLines(_ bytes: [UInt8], path: String, to state: inout QueueState) throws {
+        try bytes.withUnsafeBufferPointer { buf in
+            for (n, r) in JournalFile.lineRanges(buf, from: 0, to: buf.count).enumerated() {
+                apply(try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: path, lineNo: n + 1), to: &state)
+            }
+        }
+    }
+
     /// The generation in the journal's header line (every compaction bumps it), so a reused
     /// inode number of jobs.json cannot fool the incremental path.
-    private func journalGeneration(_ fd: Int32) throws -> Int64? { try journalHeader(fd)?.0.generation }
+    func journalGeneration(_ fd: Int32) throws -> Int64? { try journalHeader(fd)?.0.generation }
 
     private func journalHeader(_ fd: Int32) throws -> (JournalFile.Header, length: Int)? {
         var head = [UInt8](repeating: 0, count: 256)
@@ -598,23 +654,11 @@ public final class JSONStore {
 
         let size = offset + text.count
         if size > threshold && !view.journalNeedsReset && view.snapshotExists {
-            // Past the bound: fold into a new snapshot that follows this journal up to its end.
-            // The change is already durable in the journal, so a compaction that fails (disk
-            // full, I/O error) is reported once and tried again by a later transaction; the
-            // queue keeps working on the journal meanwhile.
-            do {
-                try requireRoomToCompact(snapshotPath: view.snapshotPath, journalBytes: size)
-                try compact(state: try tx.state, generation: view.generation, follows: (view.generation, size))
-                tx.fullState = nil
-                compactionFailure = nil
-                return
-            } catch {
-                let why = QueueError.from(error).description
-                if compactionFailure != why {
-                    compactionFailure = why
-                    fputs("queuectl: warning: the journal could not be folded into a new jobs.json (\(why)); work goes on in the journal and the compaction will be tried again\n", stderr)
-                }
-            }
+            // Past the bound: fold the journal into a new snapshot once this transaction has let
+            // go of the lock (see `transaction` and Compaction.swift); the change is durable already.
+            compactionWanted = true
+            lastCommitted = view
+            lastCommitted!.journalSize = size
         }
         if cache != nil, let s = tx.fullState, !view.journalNeedsReset, view.snapshotExists {
             // Our in-memory state already has these changes (the transaction applied them).
@@ -627,11 +671,11 @@ public final class JSONStore {
     }
 
     /// The last compaction failure this process reported (each is reported once).
-    private var compactionFailure: String?
+    var compactionFailure: String?
 
     /// A compaction writes a new snapshot and a copy of the journal before it frees the old ones:
     /// on a nearly full disk, do not start one that cannot finish (ENOSPC without writing).
-    private func requireRoomToCompact(snapshotPath: String, journalBytes: Int) throws {
+    func requireRoomToCompact(snapshotPath: String, journalBytes: Int) throws {
         var fs = statvfs()
         guard statvfs(home.path, &fs) == 0 else { return }
         let free = Double(fs.f_bavail) * Double(fs.f_frsize)
@@ -668,7 +712,10 @@ public final class JSONStore {
         try Posix.pwriteAll(fd: jfd, header, at: 0, path: home.journal)
         guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         hasUnsyncedWrites = false
-        sweep(keeping: gen)
+        // A compactor at work elsewhere owns its temporary files; they are swept after it.
+        let quiet = tryCompactionLock()
+        sweep(keeping: gen, temporaries: quiet != nil)
+        if let fd = quiet { close(fd) }
         cache = Cache(state: state, generation: gen, journalIno: (try currentJournalKey()).ino,
                       journalOffset: header.count)
     }
@@ -676,7 +723,7 @@ public final class JSONStore {
     /// Removes what earlier generations and crashed writers left: snapshot links of other
     /// generations (only once the journal names the new one) and the store's own temporary files.
     /// Temporary files of other writers (the pid file, the dashboard token) are never touched.
-    private func sweep(keeping gen: Int64) {
+    func sweep(keeping gen: Int64, temporaries: Bool) {
         let mine = ["jobs.json.tmp-", "jobs.ids.tmp-", "jobs.due.tmp-", "journal."]
         let current = "jobs.\(gen).json", followed = "journal.\(gen - 1).jsonl"
         for name in Posix.listDirectory(home.path) {
@@ -684,7 +731,7 @@ public final class JSONStore {
                 name.hasPrefix(prefix) && name.hasSuffix(suffix) && name.count > prefix.count + suffix.count
                     && Int64(name.dropFirst(prefix.count).dropLast(suffix.count)) != nil
             }
-            let stale = (mine.contains { name.hasPrefix($0) } && name.contains(".tmp-"))
+            let stale = (temporaries && mine.contains { name.hasPrefix($0) } && name.contains(".tmp-"))
                 || (numbered("jobs.", ".json") && name != current)
                 || (numbered("journal.", ".jsonl") && name != followed)
             if stale { unlink(home.path + "/" + name) }
@@ -802,14 +849,12 @@ public final class Transaction {
     public func contains(_ id: String) throws -> Bool {
         if let s = fullState { return s[id] != nil }
         if let known = lightIds[id] { return known }
-        if !view.journalNeedsReset {
-            let op = view.journalBytes.withUnsafeBufferPointer {
-                JournalFile.lastOp(of: id, in: $0, from: view.changesStart, to: view.journalValidEnd)
-            }
-            if let op = op {
-                if op == .del { lightBase[id] = .some(nil) }
-                return op == .put
-            }
+        let op = view.changeBytes.withUnsafeBufferPointer {
+            JournalFile.lastOp(of: id, in: $0, from: 0, to: $0.count)
+        }
+        if let op = op {
+            if op == .del { lightBase[id] = .some(nil) }
+            return op == .put
         }
         if view.snapshotExists {
             if indexFd == nil { indexFd = Glibc.open(store.home.idIndex, O_RDONLY | O_CLOEXEC) }

@@ -16,12 +16,10 @@ extension JSONStore {
         let total = state.map { counts[$0] ?? 0 } ?? counts.values.reduce(0, +)
         // The journal's latest version of every job it touched (nil: deleted).
         var touched: [String: Job?] = [:]
-        if !view.journalNeedsReset {
-            try view.journalBytes.withUnsafeBufferPointer { buf in
-                for (n, r) in JournalFile.lineRanges(buf, from: view.changesStart, to: view.journalValidEnd).enumerated() {
-                    let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: home.journal, lineNo: n + 2)
-                    touched[e.id] = e.job
-                }
+        try view.changeBytes.withUnsafeBufferPointer { buf in
+            for (n, r) in JournalFile.lineRanges(buf, from: 0, to: buf.count).enumerated() {
+                let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: home.journal, lineNo: n + 1)
+                touched[e.id] = e.job
             }
         }
         var picked: [Job] = touched.values.compactMap { $0 }.filter { state == nil || $0.state == state }

@@ -6,7 +6,7 @@ import Glibc
 /// run_at before next_run_at, all after `command`, whose quotes are escaped so the raw key
 /// patterns cannot occur inside it).
 enum ScheduleScan {
-    struct Found { var id: String; var waiting: Bool; var due: Millis? }
+    struct Found { var id: String; var waiting: Bool; var due: Millis?; var state: JobState? = nil }
 
     static func find(_ pat: [UInt8], in buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Int? {
         guard let base = buf.baseAddress, let first = pat.first else { return nil }
@@ -40,20 +40,27 @@ enum ScheduleScan {
         let stStart = j
         while j < end && buf[j] != 0x22 { j += 1 }
         let state = JobState(rawValue: String(decoding: UnsafeBufferPointer(rebasing: buf[stStart..<j]), as: UTF8.self))
-        guard let st = state, st.isWaiting else { return Found(id: id, waiting: false, due: nil) }
+        guard let st = state, st.isWaiting else { return Found(id: id, waiting: false, due: nil, state: state) }
         func time(after key: [UInt8]) -> Millis? {
             guard let k = find(key, in: buf, from: j, to: end) else { return nil }
             let v = k + key.count
             guard v + 26 <= end, buf[v] == 0x22 else { return nil }
             return Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: buf[(v + 1)..<(v + 25)]), as: UTF8.self))
         }
-        return Found(id: id, waiting: true, due: time(after: nextKey) ?? time(after: runAtKey))
+        return Found(id: id, waiting: true, due: time(after: nextKey) ?? time(after: runAtKey), state: st)
     }
 }
 
 /// `jobs.due`: for the snapshot's waiting jobs that have a start time, `<millis> <id>` per line
 /// after a `generation G` line, so `status` can tell what is scheduled without reading jobs.
 enum DueIndexFile {
+    static func encode(entries: [(Millis, String)], generation: Int64) -> [[UInt8]] {
+        var w = ByteWriter(capacity: entries.count * 32 + 32)
+        w.raw("generation \(generation)\n")
+        for (d, id) in entries { w.int(d); w.lit(" "); w.raw(id); w.lit("\n") }
+        return [w.bytes]
+    }
+
     static func encode(state: QueueState, generation: Int64) -> [[UInt8]] {
         var w = ByteWriter(capacity: 64)
         w.raw("generation \(generation)\n")
@@ -103,10 +110,10 @@ extension JSONStore {
                 }
             }
         }
-        if !view.journalNeedsReset {
+        do {
             let jobKey = Array(",\"job\":".utf8)
-            view.journalBytes.withUnsafeBufferPointer { buf in
-                for r in JournalFile.lineRanges(buf, from: view.changesStart, to: view.journalValidEnd) {
+            view.changeBytes.withUnsafeBufferPointer { buf in
+                for r in JournalFile.lineRanges(buf, from: 0, to: buf.count) {
                     guard let k = ScheduleScan.find(jobKey, in: buf, from: r.lowerBound, to: r.upperBound) else {
                         // a deletion: {"id":"X","op":"del",…}
                         if let f = ScheduleScan.job(in: buf, start: r.lowerBound, end: r.upperBound) { due[f.id] = nil }

@@ -17,7 +17,13 @@ public enum SnapshotFile {
         public var jobCount: Int
         public var counts: [JobState: Int]
         public var jobsBytes: Int
+        /// Set when a background compaction wrote this snapshot: it holds the state at this point
+        /// of the older generation's journal, and the rest of that journal (kept as
+        /// `journal.<generation>.jsonl`, from `offset` to its end) is part of this generation too.
+        public var cut: Cut? = nil
     }
+
+    public struct Cut: Equatable { public var generation: Int64; public var offset: Int }
 
     static let prefix = "{\"meta\":"
 
@@ -51,17 +57,27 @@ public enum SnapshotFile {
         }
         w.lit("]}\n")
         try flush()
-        let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(state.count($0)))) })
-        let meta = JSON.object([
+        var counts: [JobState: Int] = [:]
+        for s in JobState.allCases { counts[s] = state.count(s) }
+        try writeHeader(Meta(generation: generation, jobCount: state.count, counts: counts, jobsBytes: flushed), to: fd, path: path)
+        return locations
+    }
+
+    /// Writes the header line into the room kept for it at the start of the file.
+    static func writeHeader(_ m: Meta, to fd: Int32, path: String) throws {
+        let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(m.counts[$0] ?? 0))) })
+        var fields: [(String, JSON)] = [
             ("format", .string("queuectl-jobs")), ("version", .int(1)),
-            ("generation", .int(generation)), ("job_count", .int(Int64(state.count))),
-            ("jobs_bytes", .int(Int64(flushed))), ("counts", counts),
-        ])
-        var header = Array((prefix + meta.serialized()).utf8)
+            ("generation", .int(m.generation)), ("job_count", .int(Int64(m.jobCount))),
+            ("jobs_bytes", .int(Int64(m.jobsBytes))), ("counts", counts),
+        ]
+        if let c = m.cut {
+            fields.append(("cut", .object([("generation", .int(c.generation)), ("offset", .int(Int64(c.offset)))])))
+        }
+        var header = Array((prefix + JSON.object(fields).serialized()).utf8)
         guard header.count + 2 <= headerRoom else { throw QueueError.system("the snapshot header of \(path) is too long") }
         header += [UInt8](repeating: 0x20, count: headerRoom - 2 - header.count) + Array(",\n".utf8)
         try Posix.pwriteAll(fd: fd, header, at: 0, path: path)
-        return locations
     }
 
     /// Reads and checks the header line; `fileSize` and the last bytes catch a truncated file.
@@ -87,7 +103,21 @@ public enum SnapshotFile {
         guard fileSize - (line.count + 1) == Int(jb), tail == [0x5D, 0x7D, 0x0A] else {
             throw corrupt(path, "it is truncated or was changed by hand (size does not match its header)")
         }
-        return Meta(generation: gen, jobCount: Int(count), counts: counts, jobsBytes: Int(jb))
+        var cut: Cut? = nil
+        if let c = meta["cut"] {
+            guard let cg = c["generation"]?.intValue, let co = c["offset"]?.intValue, co >= 0, co < Int64(Int32.max) * 1024 else {
+                throw corrupt(path, "the header's cut is not valid")
+            }
+            cut = Cut(generation: cg, offset: Int(co))
+        }
+        return Meta(generation: gen, jobCount: Int(count), counts: counts, jobsBytes: Int(jb), cut: cut)
+    }
+
+    static func readMeta(buffer: UnsafeBufferPointer<UInt8>, path: String) throws -> (Meta, bodyStart: Int) {
+        guard let nl = JournalFile.nextNewline(buffer, from: 0) else { throw corrupt(path, "no header line") }
+        let meta = try readMeta(headerLine: Array(buffer[0..<nl]), fileSize: buffer.count,
+                                tail: Array(buffer[max(0, buffer.count - 3)...]), path: path)
+        return (meta, nl + 1)
     }
 
     public static func readMeta(bytes: [UInt8], path: String) throws -> (Meta, bodyStart: Int) {
@@ -97,13 +127,13 @@ public enum SnapshotFile {
     }
 
     /// Reads the whole snapshot, one job line at a time.
-    public static func decode(bytes: [UInt8], path: String) throws -> (QueueState, Int64) {
+    public static func decode(bytes: [UInt8], path: String) throws -> (QueueState, Meta) {
         try bytes.withUnsafeBufferPointer { try decode(buffer: $0, path: path) }
     }
 
     /// Decodes from memory the caller owns (the store maps the file, so its 40 MB at 100,000 jobs
     /// never sit on the heap beside the decoded jobs).
-    public static func decode(buffer: UnsafeBufferPointer<UInt8>, path: String) throws -> (QueueState, Int64) {
+    public static func decode(buffer: UnsafeBufferPointer<UInt8>, path: String) throws -> (QueueState, Meta) {
         guard let nl = JournalFile.nextNewline(buffer, from: 0) else { throw corrupt(path, "no header line") }
         let meta = try readMeta(headerLine: Array(buffer[0..<nl]), fileSize: buffer.count,
                                 tail: Array(buffer[max(0, buffer.count - 3)...]), path: path)
@@ -142,7 +172,7 @@ public enum SnapshotFile {
         guard state.count == meta.jobCount else {
             throw corrupt(path, "it holds \(state.count) jobs but its header says \(meta.jobCount)")
         }
-        return (state, meta.generation)
+        return (state, meta)
     }
 
     static func corrupt(_ path: String, _ why: String) -> QueueError { .corrupt(path: path, reason: why) }

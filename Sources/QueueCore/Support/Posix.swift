@@ -43,6 +43,11 @@ public enum Posix {
             throw SystemError(operation: "read", path: path, code: errno)
         }
         defer { close(fd) }
+        return try withMapped(fd: fd, path: path) { try body($0) }
+    }
+
+    /// Maps the file open on `fd` (the caller keeps the descriptor).
+    public static func withMapped<T>(fd: Int32, path: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)
@@ -176,12 +181,39 @@ public enum Posix {
                 throw SystemError(operation: "link", path: second, code: e)
             }
         }
-        guard rename(tmp, path) == 0 else {
+        guard Glibc.rename(tmp, path) == 0 else {
             let e = errno
             unlink(tmp)
             throw SystemError(operation: "rename", path: tmp, code: e)
         }
         try fsyncDirectory(dirname(of: path))
+    }
+
+    public static func fsyncFile(_ fd: Int32, path: String) throws {
+        guard Glibc.fsync(fd) == 0 else { throw SystemError(operation: "fsync", path: path, code: errno) }
+    }
+
+    /// Writes a new file and fsyncs it (no rename: the caller puts it in place later).
+    public static func writeSynced(path: String, chunks: [[UInt8]]) throws {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { close(fd) }
+        for c in chunks { try writeAll(fd: fd, c, path: path) }
+        try fsyncFile(fd, path: path)
+    }
+
+    public static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw SystemError(operation: "rename", path: from, code: errno) }
+    }
+
+    /// This process's environment as `NAME=value` strings.
+    public static func environment() -> [String] {
+        var out: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            out.append(String(cString: entry))
+            p += 1
+        }
+        return out
     }
 
     public static func atomicWrite(path: String, text: String) throws {
