@@ -7,8 +7,9 @@ enum ReadCommands {
         let limit = try Commands.int(cmd, "limit")
         var jobs: [Job]
         let total: Int
-        if let l = limit, let recent = try store.recent(limit: l, state: state) {
-            (jobs, total) = recent  // the newest jobs, without loading the others
+        // The newest jobs, or every job of one state (the DLQ), without loading the others.
+        if limit != nil || state != nil, let recent = try store.recent(limit: limit ?? Int.max, state: state) {
+            (jobs, total) = recent
         } else {
             jobs = try store.read { $0.ordered(state: state) }
             total = jobs.count

@@ -193,6 +193,8 @@ extension JSONStore {
         if pid < 0 { return 1 }
         if pid > 0 { _exit(0) }
         setsid()
+        // Background work: the workers and commands of this machine come first.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         let store = JSONStore(home: home)
         do {
             try store.compactBeside()

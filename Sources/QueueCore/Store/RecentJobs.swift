@@ -12,41 +12,60 @@ extension JSONStore {
         try lock(LOCK_SH)
         defer { unlock() }
         let view = try refresh(full: false)
-        let counts = try lightCounts(view)
+        let entries = try view.journalEntries(path: home.journal)
+        var counts = view.meta?.counts ?? [:]
+        for e in entries {
+            if let f = e.from { counts[f, default: 0] -= 1 }
+            if let t = e.to { counts[t, default: 0] += 1 }
+        }
         let total = state.map { counts[$0] ?? 0 } ?? counts.values.reduce(0, +)
-        // The journal's latest version of every job it touched (nil: deleted).
-        var touched: [String: Job?] = [:]
+        // Each changed job's last line. Those still there (and of that state) are candidates,
+        // placed by their creation key, read from the line without parsing it.
+        let ranges = view.changeBytes.withUnsafeBufferPointer { JournalFile.lineRanges($0, from: 0, to: $0.count) }
+        var last: [String: Int] = [:]
+        for (n, e) in entries.enumerated() { last[e.id] = n }
+        let jobKey = Array(",\"job\":".utf8)
+        var changed: [(ScheduleScan.CreationKey, Int)] = []
         try view.changeBytes.withUnsafeBufferPointer { buf in
-            for (n, r) in JournalFile.lineRanges(buf, from: 0, to: buf.count).enumerated() {
-                let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: buf[r]), path: home.journal, lineNo: n + 1)
-                touched[e.id] = e.job
+            for (id, n) in last where entries[n].op == .put && (state == nil || entries[n].to == state) {
+                let r = ranges[n]
+                guard let k = ScheduleScan.find(jobKey, in: buf, from: r.lowerBound, to: r.upperBound),
+                      let key = ScheduleScan.creationKey(in: buf, start: k + jobKey.count, end: r.upperBound), key.id == id else {
+                    throw QueueError.corrupt(path: home.journal, reason: "the change of job \(id) is not a valid job")
+                }
+                changed.append((key, n))
             }
         }
-        var picked: [Job] = touched.values.compactMap { $0 }.filter { state == nil || $0.state == state }
-        if view.snapshotExists {
-            var fromSnapshot = 0
+        changed.sort { $0.0 < $1.0 }
+        // Only the lines that can be shown are parsed.
+        var picked: [Job] = []
+        for (_, n) in changed.suffix(limit) {
+            let job = try view.changeBytes.withUnsafeBufferPointer {
+                try JournalFile.parse(UnsafeBufferPointer(rebasing: $0[ranges[n]]), path: home.journal, lineNo: n + 1).job
+            }
+            if let j = job { picked.append(j) }
+        }
+        // The file's own jobs of that state, newest first, until `limit` are found or none is left.
+        var left = total - changed.count
+        if view.snapshotExists && limit > 0 && left > 0 {
             let statePattern = state.map { Array("\",\"state\":\"\($0.rawValue)\"".utf8) }
+            var fromFile = 0
             try SnapshotFile.linesBackward(path: view.snapshotPath) { line in
-                if fromSnapshot >= limit { return false }
+                if fromFile >= limit || left <= 0 { return false }
+                guard let id = SnapshotFile.recordId(line), last[id] == nil else { return true }  // changed: counted above
                 if let p = statePattern, ScheduleScan.find(p, in: line, from: 0, to: line.count) == nil { return true }
                 var body = line
                 if body.last == UInt8(ascii: ",") { body = UnsafeBufferPointer(rebasing: body[0..<(body.count - 1)]) }
                 guard let v = try? JSONParser.parse(bytes: body), let job = Job(json: v) else {
                     throw QueueError.corrupt(path: home.snapshot, reason: "a job line near its end is not a valid job")
                 }
-                if touched[job.id] != nil { return true }  // the journal's version is already picked
-                if state == nil || job.state == state {
-                    picked.append(job)
-                    fromSnapshot += 1
-                }
+                picked.append(job)
+                fromFile += 1
+                left -= 1
                 return true
             }
         }
-        picked.sort {
-            if $0.createdAt != $1.createdAt { return $0.createdAt < $1.createdAt }
-            if $0.batchIndex != $1.batchIndex { return $0.batchIndex < $1.batchIndex }
-            return $0.id < $1.id
-        }
+        picked.sort { ScheduleScan.CreationKey($0) < ScheduleScan.CreationKey($1) }
         return (Array(picked.suffix(limit)), total)
     }
 }
@@ -90,6 +109,16 @@ extension SnapshotFile {
                 return
             }
         }
+    }
+
+    /// The id of a job line (`{"id":"…",…`: the id is always the first key).
+    static func recordId(_ l: UnsafeBufferPointer<UInt8>) -> String? {
+        let key = ScheduleScan.idKey
+        guard l.count > key.count else { return nil }
+        for k in 0..<key.count where l[k] != key[k] { return nil }
+        var i = key.count
+        while i < l.count && l[i] != 0x22 { i += 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: l[key.count..<i]), as: UTF8.self)
     }
 
     static func isJobLine(_ l: UnsafeBufferPointer<UInt8>) -> Bool { l.count > 2 && l[0] == UInt8(ascii: "{") && l[1] == UInt8(ascii: "\"") && l[2] == UInt8(ascii: "i") }

@@ -28,6 +28,37 @@ enum ScheduleScan {
     static let runAtKey = Array(",\"run_at\":".utf8)
     static let nextKey = Array(",\"next_run_at\":".utf8)
 
+    /// Where a job stands in creation order (created_at, batch_index, id), read from its record
+    /// (`created_at` comes after `command`, whose quotes are escaped; `batch_index` after `cwd`).
+    struct CreationKey: Comparable {
+        var created: Millis, batch: Int, id: String
+        static func < (a: CreationKey, b: CreationKey) -> Bool {
+            if a.created != b.created { return a.created < b.created }
+            if a.batch != b.batch { return a.batch < b.batch }
+            return a.id < b.id
+        }
+        init(created: Millis, batch: Int, id: String) { (self.created, self.batch, self.id) = (created, batch, id) }
+        init(_ job: Job) { self.init(created: job.createdAt, batch: job.batchIndex, id: job.id) }
+    }
+    static let createdKey = Array(",\"created_at\":\"".utf8)
+    static let batchKey = Array(",\"batch_index\":".utf8)
+    static let cwdKey = Array(",\"cwd\":\"".utf8)
+
+    /// The creation key of the job object at `start..<end` (a record, or the `job` of a change line).
+    static func creationKey(in buf: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> CreationKey? {
+        guard let f = job(in: buf, start: start, end: end), let c = find(createdKey, in: buf, from: start, to: end),
+              c + createdKey.count + 24 <= end,
+              let created = Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: buf[(c + createdKey.count)..<(c + createdKey.count + 24)]), as: UTF8.self)) else { return nil }
+        var batch = 0
+        if let w = find(cwdKey, in: buf, from: c, to: end), let b = find(batchKey, in: buf, from: w, to: end) {
+            var i = b + batchKey.count
+            var v = 0
+            while i < end, buf[i] >= 0x30, buf[i] <= 0x39, v < Int.max / 10 - 10 { v = v * 10 + Int(buf[i] - 0x30); i += 1 }
+            batch = v
+        }
+        return CreationKey(created: created, batch: batch, id: f.id)
+    }
+
     /// Reads one job object that starts at `start` (its `{"id":"`).
     static func job(in buf: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Found? {
         guard start + idKey.count < end else { return nil }

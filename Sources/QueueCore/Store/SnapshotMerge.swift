@@ -19,10 +19,20 @@ enum SnapshotMerge {
         // The journal's last word on each id, and the order in which ids first appeared.
         var latest: [String: Job?] = [:]
         var firstSeen: [String] = []
+        var createdHere: Set<String> = []  // first change a put from nothing: not in the old file
         for (n, r) in JournalFile.lineRanges(changes, from: 0, to: changes.count).enumerated() {
             let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: changes[r]), path: changesPath, lineNo: n + 1)
-            if latest.updateValue(e.job, forKey: e.id) == nil { firstSeen.append(e.id) }
+            if latest.updateValue(e.job, forKey: e.id) == nil {
+                firstSeen.append(e.id)
+                if e.op == .put && e.from == nil { createdHere.insert(e.id) }
+            }
         }
+        // New jobs go where creation order puts them, so the file stays in creation order (what
+        // `recent` reads backwards). Usually that is after every old job; a clock behind another
+        // machine's can put one among them, and then the old records' keys are read as they pass.
+        var fresh: [Job] = firstSeen.compactMap { createdHere.contains($0) ? (latest[$0] ?? nil) : nil }
+        fresh.sort { ScheduleScan.CreationKey($0) < ScheduleScan.CreationKey($1) }
+        var nextFresh = 0
 
         var w = ByteWriter(capacity: 1 << 20)
         var flushed = 0
@@ -52,8 +62,22 @@ enum SnapshotMerge {
             if job.state.isWaiting, let d = job.dueAt { result.due.append((d, job.id)) }
         }
 
+        // Emits a job that is not in the old file, once.
+        func emitFresh(_ job: Job) throws {
+            guard case .some(.some) = latest[job.id] else { return }
+            latest[job.id] = .some(nil)
+            try emit(job)
+        }
         if let buf = base, buf.count > 0 {
             let old = try SnapshotFile.readMeta(buffer: buf, path: basePath)
+            var interleave = false
+            if let firstFresh = fresh.first, buf.count > 5 {
+                // The old file's last record: `…}\n]}\n`.
+                let lastEnd = buf.count - 4
+                var s = lastEnd
+                while s > 0 && buf[s - 1] != 0x0A { s -= 1 }
+                if let k = ScheduleScan.creationKey(in: buf, start: s, end: lastEnd) { interleave = ScheduleScan.CreationKey(firstFresh) < k }
+            }
             var i = old.bodyStart
             var released = 0
             var lineNo = 1
@@ -72,6 +96,12 @@ enum SnapshotMerge {
                 guard let found = ScheduleScan.job(in: buf, start: i, end: end), let state = found.state, buf[end - 1] == UInt8(ascii: "}") else {
                     throw SnapshotFile.corrupt(basePath, "line \(lineNo) is not a valid job")
                 }
+                if interleave && nextFresh < fresh.count, let k = ScheduleScan.creationKey(in: buf, start: i, end: end) {
+                    while nextFresh < fresh.count && ScheduleScan.CreationKey(fresh[nextFresh]) < k {
+                        try emitFresh(fresh[nextFresh])
+                        nextFresh += 1
+                    }
+                }
                 if let changed = latest[found.id] {
                     latest[found.id] = .some(nil)  // consumed: not appended again below
                     if let job = changed { try emit(job) }
@@ -86,9 +116,10 @@ enum SnapshotMerge {
                 }
             }
         }
-        for id in firstSeen {
-            if let job = latest[id] ?? nil { try emit(job) }
-        }
+        for job in fresh[nextFresh...] { try emitFresh(job) }
+        // Changed jobs the old file should have held but did not: kept, in creation order.
+        let strays = firstSeen.compactMap { latest[$0] ?? nil }.sorted { ScheduleScan.CreationKey($0) < ScheduleScan.CreationKey($1) }
+        for job in strays { try emitFresh(job) }
         w.lit(first ? "]}\n" : "\n]}\n")
         try flush()
         var m = meta
