@@ -137,17 +137,23 @@ extension JSONStore {
         let merged: SnapshotMerge.Result = try {
             let fd = try Posix.open(snapTmp, O_WRONLY | O_CREAT | O_TRUNC)
             defer { close(fd) }
+            // The old sidecars, when they are the old snapshot's (their first line names G).
+            let idsFd = Glibc.open(home.idIndex, O_RDONLY | O_CLOEXEC)
+            defer { if idsFd >= 0 { close(idsFd) } }
+            let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
             let r = try Posix.withMapped(fd: snapFd, path: view.snapshotPath) { base in
                 try view.changeBytes.withUnsafeBufferPointer { changes in
-                    try SnapshotMerge.write(base: base, basePath: view.snapshotPath, changes: changes,
-                                            changesPath: home.journal, meta: meta, to: fd, path: snapTmp)
+                    try withOldIndex(idsFd, generation: g) { oldIds in
+                        try SnapshotMerge.write(base: base, baseFd: snapFd, basePath: view.snapshotPath, oldIds: oldIds, oldDue: oldDue,
+                                                changes: changes, changesPath: home.journal, meta: meta, to: fd, path: snapTmp)
+                    }
                 }
             }
             try Posix.fsyncFile(fd, path: snapTmp)
             return r
         }()
-        try Posix.writeSynced(path: idsTmp, chunks: IdIndexFile.encode(locations: merged.locations, generation: g + 1))
-        try Posix.writeSynced(path: dueTmp, chunks: DueIndexFile.encode(entries: merged.due, generation: g + 1))
+        try Posix.writeSynced(path: idsTmp, chunks: merged.ids)
+        try Posix.writeSynced(path: dueTmp, chunks: merged.due)
         let keptFd = try Posix.open(keptTmp, O_WRONLY | O_CREAT | O_TRUNC)
         defer { close(keptFd) }
         try Posix.pwriteAll(fd: keptFd, Array(view.journalBytes[0..<cutAt]), at: 0, path: keptTmp)
@@ -182,6 +188,16 @@ extension JSONStore {
         Failpoint.hit("compact.swapped")
         sweep(keeping: g + 1, temporaries: true)
         return g + 1
+    }
+
+    /// The mapped `jobs.ids` when its first line names generation `g`, else nil.
+    private func withOldIndex<T>(_ fd: Int32, generation g: Int64, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
+        guard fd >= 0 else { return try body(nil) }
+        return try Posix.withMapped(fd: fd, path: home.idIndex) { buf in
+            let want = Array("generation \(g)\n".utf8)
+            guard buf.count >= want.count, Array(buf[0..<want.count]) == want else { return try body(nil) }
+            return try body(buf)
+        }
     }
 
     /// The detached compactor's side: leaves the process that started it at once (that one

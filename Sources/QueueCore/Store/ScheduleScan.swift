@@ -147,7 +147,7 @@ extension JSONStore {
                 for r in JournalFile.lineRanges(buf, from: 0, to: buf.count) {
                     guard let k = ScheduleScan.find(jobKey, in: buf, from: r.lowerBound, to: r.upperBound) else {
                         // a deletion: {"id":"X","op":"del",…}
-                        if let f = ScheduleScan.job(in: buf, start: r.lowerBound, end: r.upperBound) { due[f.id] = nil }
+                        if let id = SnapshotFile.recordId(UnsafeBufferPointer(rebasing: buf[r])) { due[id] = nil }
                         continue
                     }
                     guard let f = ScheduleScan.job(in: buf, start: k + jobKey.count, end: r.upperBound) else { continue }

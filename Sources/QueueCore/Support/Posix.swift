@@ -119,16 +119,18 @@ public enum Posix {
     /// Writes every byte at an explicit offset (never O_APPEND: network file systems emulate it
     /// in the client, and appends from two machines then overwrite each other).
     public static func pwriteAll(fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
-        try bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemError(operation: "write", path: path, code: errno)
-                }
-                done += n
+        try bytes.withUnsafeBytes { try pwriteAll(fd: fd, $0, at: offset, path: path) }
+    }
+
+    public static func pwriteAll(fd: Int32, _ raw: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+        var done = 0
+        while done < raw.count {
+            let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(operation: "write", path: path, code: errno)
             }
+            done += n
         }
     }
 
