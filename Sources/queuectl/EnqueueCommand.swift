@@ -26,7 +26,18 @@ enum EnqueueCommand {
             single = values.count == 1
         } else if let path = cmd.value("file") {
             try rejectFlags(jobFlags, with: "--file")
-            values = try JobInput.parseDocuments(try readInput(path), source: path == "-" ? "stdin" : path)
+            let input = try readInput(path)
+            let source = path == "-" ? "stdin" : path
+            // A batch larger than the journal's bound goes straight into a new snapshot; JSON
+            // Lines are then streamed, never held as jobs.
+            if input.count > (try store.config()).journalMaxBytes,
+               let ids = try input.withUnsafeBufferPointer({ text -> [String]? in
+                   guard BulkEnqueue.isJSONLines(text) else { return nil }
+                   return try BulkEnqueue.run(store: store, text: text, source: source, cwd: Posix.currentDirectory())
+               }) {
+                return printIds(ids, json: cmd.flag("json"), store: store)
+            }
+            values = try JobInput.parseDocuments(input, source: source)
             single = false
         } else {
             let command: String
@@ -47,6 +58,20 @@ enum EnqueueCommand {
             print(out, terminator: "")
             if jobs.count > 1 && Terminal.stderrIsTTY { Terminal.err("enqueued \(jobs.count) jobs") }
         }
+        return 0
+    }
+
+    /// Output of a streamed batch: its ids (with --json, its jobs as stored).
+    static func printIds(_ ids: [String], json: Bool, store: JSONStore) -> Int32 {
+        if json {
+            print(JSON.array(ids.compactMap { try? store.job($0) }.map(\.json)).pretty())
+            return 0
+        }
+        var out = ""
+        out.reserveCapacity(ids.count * 20)
+        for id in ids { out += id; out += "\n" }
+        print(out, terminator: "")
+        if ids.count > 1 && Terminal.stderrIsTTY { Terminal.err("enqueued \(ids.count) jobs") }
         return 0
     }
 

@@ -191,7 +191,7 @@ extension JSONStore {
     }
 
     /// The mapped `jobs.ids` when its first line names generation `g`, else nil.
-    private func withOldIndex<T>(_ fd: Int32, generation g: Int64, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
+    func withOldIndex<T>(_ fd: Int32, generation g: Int64, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
         guard fd >= 0 else { return try body(nil) }
         return try Posix.withMapped(fd: fd, path: home.idIndex) { buf in
             let want = Array("generation \(g)\n".utf8)

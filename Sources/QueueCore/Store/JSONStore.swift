@@ -23,7 +23,7 @@ public final class JSONStore {
     /// network file system only a descriptor opened under the lock sees other machines' writes
     /// (close-to-open consistency), and only closing it makes ours visible to them.
     private var journalFd: Int32 = -1
-    private var cache: Cache?
+    var cache: Cache?
     /// How many times this process loaded every job from a snapshot (tests check that following
     /// another process's compaction does not).
     private(set) var fullLoads = 0

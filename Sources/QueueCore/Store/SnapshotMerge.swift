@@ -22,6 +22,7 @@ enum SnapshotMerge {
     /// oldest first. Writes the whole file (header last) to `fd`.
     static func write(base: UnsafeBufferPointer<UInt8>?, baseFd: Int32 = -1, basePath: String, oldIds: UnsafeBufferPointer<UInt8>?,
                       oldDue: [String: Millis]?, changes: UnsafeBufferPointer<UInt8>, changesPath: String,
+                      appending batch: UnsafeBufferPointer<UInt8>? = nil, appendingPath: String = "",
                       meta: SnapshotFile.Meta, to fd: Int32, path: String) throws -> Result {
         // The journal's last word on each id, the order ids first appeared, and the counts.
         var latest: [String: Job?] = [:]
@@ -124,6 +125,8 @@ enum SnapshotMerge {
                     if runStart < 0 { runStart = i }
                     runEnd = end
                     jobCount += 1
+                    // Copied in pieces of a few MiB, so the pages read so far can be let go.
+                    if runEnd - runStart > 8 << 20 { try flushRun(buf) }
                 }
                 let done = runStart < 0 ? nl : runStart  // what no later write reads again
                 if done - released > 8 << 20 {
@@ -137,6 +140,32 @@ enum SnapshotMerge {
         // Changed jobs the old file should have held but did not: kept, in creation order.
         let strays = firstSeen.compactMap { latest[$0] ?? nil }.sorted { ScheduleScan.CreationKey($0) < ScheduleScan.CreationKey($1) }
         for job in strays { try emitFresh(job) }
+        // A batch of new jobs (BatchAppend): records, one per line, already validated.
+        var batchDue: [(Millis, String)] = []
+        if let b = batch {
+            var i = 0, lineNo = 0, batchReleased = 0
+            while i < b.count {
+                let nl = JournalFile.nextNewline(b, from: i) ?? b.count
+                defer { i = nl + 1 }
+                lineNo += 1
+                guard nl > i else { continue }
+                guard let f = ScheduleScan.job(in: b, start: i, end: nl), let st = f.state else {
+                    throw SnapshotFile.corrupt(appendingPath, "line \(lineNo) is not a valid job")
+                }
+                out.separator()
+                let at = out.offset
+                out.w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<nl]))
+                placed.append((f.id, at, nl - i))
+                jobCount += 1
+                counts[st, default: 0] += 1
+                if f.waiting, let d = f.due { batchDue.append((d, f.id)) }
+                try out.flushIfFull()
+                if nl - batchReleased > 8 << 20 {  // mapped: drop what was copied
+                    Posix.releaseMapped(b, upTo: nl)
+                    batchReleased = nl
+                }
+            }
+        }
         out.w.lit(jobCount == 0 ? "]}\n" : "\n]}\n")
         try out.flush()
         var m = meta
@@ -148,17 +177,21 @@ enum SnapshotMerge {
 
         // The sidecars.
         var ids: [[UInt8]]? = nil
-        if let old = oldIds {
+        if base == nil {
+            // No old file: the index is what was placed.
+            ids = IdIndexFile.encode(locations: placed.map { SnapshotFile.Location(id: $0.id, offset: $0.offset, length: $0.length) }, generation: meta.generation)
+        } else if let old = oldIds {
             placed.sort { $0.id < $1.id }
             ids = IdIndexFile.remap(old, generation: meta.generation, changed: { changed($0, $1) != nil }, shifts: shifts, placed: placed)
         }
         var due: [[UInt8]]? = nil
-        if let old = oldDue {
+        if let old = oldDue ?? (base == nil ? [:] : nil) {
             var entries: [(Millis, String)] = []
             for (id, d) in old where latest[id] == nil { entries.append((d, id)) }
             for case let (id, job?) in finals where job.state.isWaiting {
                 if let d = job.dueAt { entries.append((d, id)) }
             }
+            entries += batchDue
             due = DueIndexFile.encode(entries: entries, generation: meta.generation)
         }
         if ids == nil || due == nil {
@@ -309,6 +342,7 @@ extension SnapshotFile {
         var locations: [Location] = []
         var due: [(Millis, String)] = []
         var i = (JournalFile.nextNewline(buf, from: bodyStart) ?? buf.count) + 1
+        var released = 0
         while i < buf.count {
             let nl = JournalFile.nextNewline(buf, from: i) ?? buf.count
             var end = nl
@@ -317,6 +351,10 @@ extension SnapshotFile {
             guard end - i > 8, let f = ScheduleScan.job(in: buf, start: i, end: end) else { continue }
             locations.append(Location(id: f.id, offset: i, length: end - i))
             if f.waiting, let d = f.due { due.append((d, f.id)) }
+            if i - released > 8 << 20 {
+                Posix.releaseMapped(buf, upTo: i)
+                released = i
+            }
         }
         return (IdIndexFile.encode(locations: locations, generation: generation), DueIndexFile.encode(entries: due, generation: generation))
     }
