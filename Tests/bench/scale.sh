@@ -30,3 +30,38 @@ for n in ${SIZES:-2000 100000}; do
     base=${base:-$rate}
     echo "| $n | $((t1 - t0)) ms | $rate jobs/s ($(awk -v r="$rate" -v b="$base" 'BEGIN { printf "%.2f", r / b }')× the first row) | $((rss / 1024)) MiB |"
 done
+
+# Costs that must not grow with the home: an empty home against one of BIG jobs (default the
+# largest size above). Reads: median of 20 runs. Single enqueues: ENQUEUES in a row (default
+# 10,000; compactions start beside them), median and maximum. Bulk: one JSON Lines file of BIG
+# jobs, time and peak RSS (GNU time when present).
+BIG=${BIG:-$(echo ${SIZES:-2000 100000} | tr ' ' '\n' | tail -1)}
+ENQUEUES=${ENQUEUES:-10000}
+now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }
+# median_run_ms CMD…: median wall time of 20 runs, in ms.
+median_run_ms() {
+    local i a b; for i in $(seq 20); do a=$(now_us); "$@" >/dev/null 2>&1; b=$(now_us); echo $((b - a)); done |
+        sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1000 }'
+}
+peak_rss() { if [ -x /usr/bin/time ]; then /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; else "$@" >/dev/null; echo 0; fi; }
+echo
+echo "| home | status | show ID | list --limit 20 | dlq list | enqueue median | enqueue max of $ENQUEUES | bulk $BIG lines |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -v n="$BIG" 'BEGIN { for (i = 0; i < n; i++) print "{\"command\":\"true\"}" }' > "$W/jobs.jsonl"
+for home in empty "$BIG"; do
+    rm -rf "$W/h"
+    "$Q" --home "$W/h" enqueue --id first -- true >/dev/null
+    bulk=""
+    if [ "$home" != empty ]; then
+        t0=$(date +%s%3N); rss=$(peak_rss "$Q" --home "$W/h" enqueue --file "$W/jobs.jsonl"); t1=$(date +%s%3N)
+        bulk="$((t1 - t0)) ms, $((rss / 1024)) MiB"
+    fi
+    s=$(median_run_ms "$Q" --home "$W/h" status)
+    sh=$(median_run_ms "$Q" --home "$W/h" show first)
+    l=$(median_run_ms "$Q" --home "$W/h" list --limit 20)
+    d=$(median_run_ms "$Q" --home "$W/h" dlq list)
+    for i in $(seq "$ENQUEUES"); do a=$(now_us); "$Q" --home "$W/h" enqueue -- true >/dev/null; b=$(now_us); echo $((b - a)); done | sort -n > "$W/lat"
+    med=$(awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] / 1000 }' "$W/lat")
+    max=$(tail -1 "$W/lat" | awk '{ printf "%.1f", $1 / 1000 }')
+    echo "| $home | $s ms | $sh ms | $l ms | $d ms | $med ms | $max ms | ${bulk:--} |"
+done

@@ -207,6 +207,16 @@ public enum Posix {
         guard Glibc.rename(from, to) == 0 else { throw SystemError(operation: "rename", path: from, code: errno) }
     }
 
+    /// The running binary: `/proc/self/exe` resolved, so a process started from it is named
+    /// `queuectl` in `ps`, not `exe`; `/proc/self/exe` itself when it cannot be resolved.
+    public static func executablePath() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return "/proc/self/exe" }
+        let path = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path.hasSuffix(" (deleted)") ? "/proc/self/exe" : path
+    }
+
     /// This process's environment as `NAME=value` strings.
     public static func environment() -> [String] {
         var out: [String] = []
