@@ -30,12 +30,16 @@ enum EnqueueCommand {
             let source = path == "-" ? "stdin" : path
             // A batch larger than the journal's bound goes straight into a new snapshot; JSON
             // Lines are then streamed, never held as jobs.
-            if input.count > (try store.config()).journalMaxBytes,
-               let ids = try input.withUnsafeBufferPointer({ text -> [String]? in
-                   guard BulkEnqueue.isJSONLines(text) else { return nil }
-                   return try BulkEnqueue.run(store: store, text: text, source: source, cwd: Posix.currentDirectory())
-               }) {
-                return printIds(ids, json: cmd.flag("json"), store: store)
+            if input.count > (try store.config()).journalMaxBytes {
+                do {
+                    let ids = try input.withUnsafeBufferPointer { text -> [String]? in
+                        guard BulkEnqueue.isJSONLines(text) else { return nil }
+                        return try BulkEnqueue.run(store: store, text: text, source: source, cwd: Posix.currentDirectory())
+                    }
+                    if let ids = ids { return printIds(ids, json: cmd.flag("json"), store: store) }
+                } catch is BulkEnqueue.NotJSONLines {
+                    // read below, as any other input
+                }
             }
             values = try JobInput.parseDocuments(input, source: source)
             single = false

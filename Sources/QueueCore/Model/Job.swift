@@ -179,7 +179,7 @@ public struct Job: Equatable {
         for (k, v) in pairs {
             switch k {
             case "id": id = v.stringValue
-            case "command": command = v.stringValue.map { Interned.value($0, slot: 0) }
+            case "command": command = v.stringValue
             case "state": state = v.stringValue.flatMap(JobState.init(rawValue:))
             case "created_at": created = t(v)
             case "updated_at": updated = t(v)
@@ -191,13 +191,13 @@ public struct Job: Equatable {
             case "next_run_at": nextRunAt = t(v)
             case "timeout": timeout = v.doubleValue
             case "exit_code": exitCode = v.intValue.map { Int($0) }
-            case "last_error": lastError = v.stringValue.map { Interned.value($0, slot: 3) }
-            case "cwd": cwd = Interned.value(v.stringValue ?? "/", slot: 1)
+            case "last_error": lastError = v.stringValue
+            case "cwd": cwd = v.stringValue ?? "/"
             case "env": env = v.objectValue?.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? []
             case "depends_on": dependsOn = v.arrayValue?.compactMap(\.stringValue) ?? []
             case "worker_pid": workerPid = v.intValue.map { Int($0) }
             case "worker_start": workerStart = v.intValue
-            case "worker_host": workerHost = v.stringValue.map { Interned.value($0, slot: 2) }
+            case "worker_host": workerHost = v.stringValue
             case "started_at": startedAt = t(v)
             case "finished_at": finishedAt = t(v)
             case "first_started_at": firstStartedAt = t(v)
@@ -214,14 +214,3 @@ public struct Job: Equatable {
     }
 }
 
-/// Jobs of one home mostly share a working directory, a host, an error text, often a command:
-/// decoded one by one, a million of them would hold a million copies of the same bytes. The last
-/// value decoded for each field is reused when the next one is equal (strings share storage).
-enum Interned {
-    nonisolated(unsafe) private static var last = ["", "", "", ""]
-    static func value(_ s: String, slot: Int) -> String {
-        if last[slot] == s { return last[slot] }
-        last[slot] = s
-        return s
-    }
-}

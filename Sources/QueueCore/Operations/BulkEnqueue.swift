@@ -16,6 +16,11 @@ public enum BulkEnqueue {
         return (try? JSONParser.parse(bytes: UnsafeBufferPointer(rebasing: text[i..<end]))) != nil
     }
 
+    /// The input is not JSON Lines after all (a line is not one whole object: pretty-printed or
+    /// concatenated objects): the caller reads it the ordinary way, so every input gets the same
+    /// answer whatever its size. Nothing was written.
+    public struct NotJSONLines: Error {}
+
     /// Returns the ids in input order.
     public static func run(store: JSONStore, text: UnsafeBufferPointer<UInt8>, source: String, cwd: String) throws -> [String] {
         let config = try store.config()
@@ -23,10 +28,11 @@ public enum BulkEnqueue {
         try store.home.create()
         let path = store.batchFilePath
         let fd = try Posix.open(path, O_WRONLY | O_CREAT | O_TRUNC)
-        var closed = false
+        // Held while this process lives: a compaction sweeps only batch files nobody holds.
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw SystemError(operation: "lock", path: path, code: errno) }
         defer {
-            if !closed { close(fd) }
             unlink(path)
+            close(fd)
         }
         var w = ByteWriter(capacity: 1 << 20)
         var written = 0
@@ -43,8 +49,8 @@ public enum BulkEnqueue {
             let value: JSON
             do {
                 value = try JSONParser.parse(bytes: line)
-            } catch let e as JSONParseError {
-                throw QueueError.invalidJob("\(source): invalid JSON on line \(lineNo): \(e.message)")
+            } catch is JSONParseError {
+                throw NotJSONLines()
             }
             let n = ids.count
             let job = try JobInput.job(from: value, index: n, total: Int.max, config: config, now: now, cwd: cwd)
@@ -68,8 +74,6 @@ public enum BulkEnqueue {
         if ids.isEmpty { throw QueueError.invalidJob("\(source): no job given (expected a JSON object, an array or JSON Lines)") }
         try Posix.pwriteAll(fd: fd, w.bytes, at: written, path: path)
         w = ByteWriter()
-        closed = true
-        guard close(fd) == 0 else { throw SystemError(operation: "write", path: path, code: errno) }
 
         // Dependencies: inside the batch (no cycle), or on jobs the store must hold.
         var outside: Set<String> = []

@@ -125,7 +125,8 @@ extension JSONStore {
         var temps: [String] = []
         defer { for t in temps { unlink(t) } }  // whatever was not renamed into place
         func temp(_ path: String) -> String {
-            let t = Posix.temporaryName(for: path)
+            // Not the names an inline fold (purge, a large batch) of this same process would use.
+            let t = Posix.temporaryName(for: path) + "-c"
             temps.append(t)
             return t
         }
@@ -163,7 +164,8 @@ extension JSONStore {
 
         // 3. The swap.
         try lock(LOCK_EX)
-        defer { unlock() }
+        var locked = true
+        defer { if locked { unlock() } }
         guard try currentJournalKey() == key else { return nil }  // replaced meanwhile: this work is stale
         let jfd = try openJournal()
         var since = try Posix.readAll(fd: jfd, from: cutAt, path: home.journal)
@@ -186,6 +188,10 @@ extension JSONStore {
         try Posix.pwriteAll(fd: jfd, Array(JournalFile.header(generation: g + 1, follows: (g, end)).utf8), at: 0, path: home.journal)
         guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         Failpoint.hit("compact.swapped")
+        unlock()
+        locked = false
+        // Outside the lock: freeing the old snapshot's blocks can take a while on a big home, and
+        // nothing names the files removed here any more.
         sweep(keeping: g + 1, temporaries: true)
         return g + 1
     }

@@ -735,6 +735,8 @@ public final class JSONStore {
                 || (numbered("jobs.", ".json") && name != current)
                 || (numbered("journal.", ".jsonl") && name != followed)
             if stale { unlink(home.path + "/" + name) }
+            // A streamed batch's records: its writer holds a lock on the file while it lives.
+            if name.hasPrefix("jobs.batch.tmp-") { Posix.removeIfUnlocked(home.path + "/" + name) }
         }
     }
 

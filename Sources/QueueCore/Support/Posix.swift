@@ -217,6 +217,14 @@ public enum Posix {
         return path.hasSuffix(" (deleted)") ? "/proc/self/exe" : path
     }
 
+    /// Deletes a file nobody holds a `flock` on (a leftover of a process that died).
+    public static func removeIfUnlocked(_ path: String) {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
+    }
+
     /// This process's environment as `NAME=value` strings.
     public static func environment() -> [String] {
         var out: [String] = []
