@@ -71,21 +71,27 @@ public struct Job: Equatable {
     public var updatedAt: Millis
     public var priority: Int = 0
     public var batchIndex: Int = 0             // position in its enqueue batch: order among equal created_at
-    public var runAt: Millis?                  // user's "not before"
-    public var nextRunAt: Millis?              // earliest next start (run_at, then backoff)
-    public var timeout: Double?                // nil = configured job_timeout; 0 = none
-    public var exitCode: Int?
+    public var runAt: Millis? { get { _runAt == Millis.min ? nil : _runAt } set { _runAt = newValue ?? Millis.min } } // user's "not before"
+    public var nextRunAt: Millis? { get { _nextRunAt == Millis.min ? nil : _nextRunAt } set { _nextRunAt = newValue ?? Millis.min } } // earliest next start (run_at, then backoff)
+    public var timeout: Double? { get { _timeout.isNaN ? nil : _timeout } set { _timeout = newValue ?? .nan } } // nil = configured job_timeout; 0 = none
+    public var exitCode: Int? { get { _exitCode == Int.min ? nil : _exitCode } set { _exitCode = newValue ?? Int.min } }
     public var lastError: String?
     public var cwd: String
     public var env: [(String, String)] = []    // extra environment for the command
     public var dependsOn: [String] = []
-    public var workerPid: Int?                 // while processing
-    public var workerStart: Int64?             // the worker's /proc start time, to detect pid reuse
+    public var workerPid: Int? { get { _workerPid == Int.min ? nil : _workerPid } set { _workerPid = newValue ?? Int.min } } // while processing
+    public var workerStart: Int64? { get { _workerStart == Int64.min ? nil : _workerStart } set { _workerStart = newValue ?? Int64.min } } // the worker's /proc start time, to detect pid reuse
     public var workerHost: String?             // the worker's host (Host.id): its pid means nothing elsewhere
-    public var startedAt: Millis?              // start of the current/last attempt
-    public var firstStartedAt: Millis?
-    public var finishedAt: Millis?
+    public var startedAt: Millis? { get { _startedAt == Millis.min ? nil : _startedAt } set { _startedAt = newValue ?? Millis.min } } // start of the current/last attempt
+    public var firstStartedAt: Millis? { get { _firstStartedAt == Millis.min ? nil : _firstStartedAt } set { _firstStartedAt = newValue ?? Millis.min } }
+    public var finishedAt: Millis? { get { _finishedAt == Millis.min ? nil : _finishedAt } set { _finishedAt = newValue ?? Millis.min } }
     public var history: [Attempt] = []
+    // The optional numbers above are stored without Optional's extra byte (which pads each to 16
+    // bytes): a worker holds every live job, and at a million jobs this is 72 MB. `.min` / NaN = nil.
+    private var _runAt = Millis.min, _nextRunAt = Millis.min, _startedAt = Millis.min
+    private var _firstStartedAt = Millis.min, _finishedAt = Millis.min, _workerStart = Int64.min
+    private var _exitCode = Int.min, _workerPid = Int.min
+    private var _timeout = Double.nan
 
     public init(id: String, command: String, state: JobState = .pending, maxRetries: Int, createdAt: Millis, cwd: String) {
         self.id = id
@@ -213,4 +219,3 @@ public struct Job: Equatable {
         self.updatedAt = updated ?? cr
     }
 }
-
