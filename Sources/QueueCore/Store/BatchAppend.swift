@@ -76,7 +76,7 @@ extension JSONStore {
             defer { close(fd) }
             let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
             let r = try Posix.withMapped(fd: batchFd, path: batch.path) { records in
-                try view.changeBytes.withUnsafeBufferPointer { changes in
+                try view.withChanges { changes in
                     try withOptionalMapped(snapFd, path: view.snapshotPath) { base in
                         try withOldIndex(idsFd, generation: g) { oldIds in
                             try SnapshotMerge.write(base: base, baseFd: snapFd, basePath: view.snapshotPath, oldIds: oldIds, oldDue: oldDue,

@@ -107,7 +107,7 @@ extension JSONStore {
         do {
             view = try refresh(full: false)
             key = try currentJournalKey()
-            guard view.snapshotExists, !view.journalNeedsReset, !view.changeBytes.isEmpty else {
+            guard view.snapshotExists, !view.journalNeedsReset, view.hasChanges else {
                 unlock()
                 return nil
             }
@@ -143,7 +143,7 @@ extension JSONStore {
             defer { if idsFd >= 0 { close(idsFd) } }
             let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
             let r = try Posix.withMapped(fd: snapFd, path: view.snapshotPath) { base in
-                try view.changeBytes.withUnsafeBufferPointer { changes in
+                try view.withChanges { changes in
                     try withOldIndex(idsFd, generation: g) { oldIds in
                         try SnapshotMerge.write(base: base, baseFd: snapFd, basePath: view.snapshotPath, oldIds: oldIds, oldDue: oldDue,
                                                 changes: changes, changesPath: home.journal, meta: meta, to: fd, path: snapTmp)

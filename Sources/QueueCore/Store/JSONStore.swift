@@ -124,12 +124,12 @@ public final class JSONStore {
     /// nil when the files cannot answer (then the caller loads every job). Caller holds the lock.
     fileprivate func lookup(_ id: String) throws -> Job?? {
         let view = try refresh(full: false)
-        let hit = view.changeBytes.withUnsafeBufferPointer { buf -> (JournalFile.Op, Range<Int>)? in
+        let hit = view.withChanges { buf -> (JournalFile.Op, Range<Int>)? in
             JournalFile.lastLine(of: id, in: buf, from: 0, to: buf.count)
         }
         if let (op, range) = hit {
             if op == .del { return .some(nil) }
-            let e = try view.changeBytes.withUnsafeBufferPointer {
+            let e = try view.withChanges {
                 try JournalFile.parse(UnsafeBufferPointer(rebasing: $0[range]), path: home.journal, lineNo: 0)
             }
             return .some(e.job)
@@ -263,11 +263,17 @@ public final class JSONStore {
         /// Light mode: every change made since the snapshot, oldest first, as complete journal
         /// lines: the snapshot's tail (when a background compaction cut it, see `readTail`)
         /// followed by this journal's change lines. What the light readers scan.
-        var changeBytes: [UInt8] = []
+        /// (Usually the journal's own bytes, not a copy: `changeStorage[changeRange]`.)
+        var changeStorage: [UInt8] = []
+        var changeRange = 0..<0
+        func withChanges<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+            try changeStorage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[changeRange])) }
+        }
+        var hasChanges: Bool { !changeRange.isEmpty }
 
         /// Scans the change lines' id/op/from/to (for counts), without parsing jobs.
         func journalEntries(path: String) throws -> [JournalFile.Entry] {
-            try changeBytes.withUnsafeBufferPointer { buf in
+            try withChanges { buf in
                 try JournalFile.lineRanges(buf, from: 0, to: buf.count).enumerated().map { n, r in
                     try JournalFile.scan(UnsafeBufferPointer(rebasing: buf[r]), path: path, lineNo: n + 1)
                 }
@@ -432,8 +438,14 @@ public final class JSONStore {
             }
         }
         if !full {
-            view.changeBytes = tail
-            if !view.journalNeedsReset { view.changeBytes += jbytes[view.changesStart..<view.journalValidEnd] }
+            let own = view.journalNeedsReset ? 0..<0 : view.changesStart..<view.journalValidEnd
+            if tail.isEmpty {
+                view.changeStorage = jbytes  // shared, not copied
+                view.changeRange = own
+            } else {
+                view.changeStorage = tail + jbytes[own]
+                view.changeRange = 0..<view.changeStorage.count
+            }
             view.journalBytes = jbytes
         }
         if full {
@@ -851,7 +863,7 @@ public final class Transaction {
     public func contains(_ id: String) throws -> Bool {
         if let s = fullState { return s[id] != nil }
         if let known = lightIds[id] { return known }
-        let op = view.changeBytes.withUnsafeBufferPointer {
+        let op = view.withChanges {
             JournalFile.lastOp(of: id, in: $0, from: 0, to: $0.count)
         }
         if let op = op {

@@ -21,12 +21,12 @@ extension JSONStore {
         let total = state.map { counts[$0] ?? 0 } ?? counts.values.reduce(0, +)
         // Each changed job's last line. Those still there (and of that state) are candidates,
         // placed by their creation key, read from the line without parsing it.
-        let ranges = view.changeBytes.withUnsafeBufferPointer { JournalFile.lineRanges($0, from: 0, to: $0.count) }
+        let ranges = view.withChanges { JournalFile.lineRanges($0, from: 0, to: $0.count) }
         var last: [String: Int] = [:]
         for (n, e) in entries.enumerated() { last[e.id] = n }
         let jobKey = Array(",\"job\":".utf8)
         var changed: [(ScheduleScan.CreationKey, Int)] = []
-        try view.changeBytes.withUnsafeBufferPointer { buf in
+        try view.withChanges { buf in
             for (id, n) in last where entries[n].op == .put && (state == nil || entries[n].to == state) {
                 let r = ranges[n]
                 guard let k = ScheduleScan.find(jobKey, in: buf, from: r.lowerBound, to: r.upperBound),
@@ -40,7 +40,7 @@ extension JSONStore {
         // Only the lines that can be shown are parsed.
         var picked: [Job] = []
         for (_, n) in changed.suffix(limit) {
-            let job = try view.changeBytes.withUnsafeBufferPointer {
+            let job = try view.withChanges {
                 try JournalFile.parse(UnsafeBufferPointer(rebasing: $0[ranges[n]]), path: home.journal, lineNo: n + 1).job
             }
             if let j = job { picked.append(j) }

@@ -143,7 +143,7 @@ extension JSONStore {
         }
         do {
             let jobKey = Array(",\"job\":".utf8)
-            view.changeBytes.withUnsafeBufferPointer { buf in
+            view.withChanges { buf in
                 for r in JournalFile.lineRanges(buf, from: 0, to: buf.count) {
                     guard let k = ScheduleScan.find(jobKey, in: buf, from: r.lowerBound, to: r.upperBound) else {
                         // a deletion: {"id":"X","op":"del",…}
