@@ -65,3 +65,28 @@ for home in empty "$BIG"; do
     max=$(tail -1 "$W/lat" | awk '{ printf "%.1f", $1 / 1000 }')
     echo "| $home | $s ms | $sh ms | $l ms | $d ms | $med ms | $max ms | ${bulk:--} |"
 done
+
+# A long finished history: HISTORY completed jobs (written by history.awk in the store's own
+# format) and 1,000 pending ones, against the same 1,000 with no history: drain rate over 600
+# completions after the first 200, and the workers' peak RSS.
+HISTORY=${HISTORY:-$BIG}
+echo
+echo "| finished jobs in the home | drain rate of 1,000 pending, 2 workers | worker peak RSS |"
+echo "|---|---|---|"
+awk 'BEGIN { for (i = 0; i < 1000; i++) print "{\"command\":\"true\"}" }' > "$W/live.jsonl"
+base=""
+for history in 0 "$HISTORY"; do
+    rm -rf "$W/h"; mkdir -p "$W/h/logs"; chmod 700 "$W/h"
+    [ "$history" = 0 ] || awk -v n="$history" -v home="$W/h" -f "$ROOT/Tests/bench/history.awk"
+    "$Q" --home "$W/h" enqueue --file "$W/live.jsonl" >/dev/null
+    "$Q" --home "$W/h" worker start --count 2 --detach >/dev/null 2>&1
+    until [ "$(completed)" -ge $((history + 200)) ]; do sleep 0.02; done
+    a=$(date +%s%3N)
+    until [ "$(completed)" -ge $((history + 800)) ]; do sleep 0.02; done
+    b=$(date +%s%3N)
+    rss=$(for p in $(sed -n '/"workers"/,$p' "$W/h/workers.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do grep VmHWM /proc/$p/status | awk '{print $2}'; done | sort -n | tail -1)
+    "$Q" --home "$W/h" worker stop --force >/dev/null 2>&1
+    rate=$(awk -v ms=$((b - a)) 'BEGIN { printf "%.0f", 600 / ms * 1000 }')
+    base=${base:-$rate}
+    echo "| $history | $rate jobs/s ($(awk -v r="$rate" -v b="$base" 'BEGIN { printf "%.2f", r / b }')× no history) | $((rss / 1024)) MiB |"
+done
