@@ -89,6 +89,9 @@ enum ReadCommands {
         let scheduled = try store.scheduled(now: now)
         let live = PidFile.live(store.home)
         let total = counts.values.reduce(0, +)
+        // A background compaction that failed left its reason (the queue works on meanwhile).
+        let compactionFailure = ((try? Posix.readFile(store.home.compactionFailure)) ?? nil)
+            .map { String(decoding: $0, as: UTF8.self).trimmingTrailingNewlines }
         if cmd.flag("json") {
             let c = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })
             let workers = JSON.array(live?.workers.map { .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) } ?? [])
@@ -98,6 +101,7 @@ enum ReadCommands {
                                ("supervisor_pid", live.map { .int(Int64($0.supervisorPid)) } ?? .null),
                                ("supervisor_host", live.map { .string($0.hostName) } ?? .null),
                                ("file_system", .string(fs.name)),
+                               ("compaction_failure", compactionFailure.map { .string($0) } ?? .null),
                                ("wakeup", .string(live.map { $0.wakeup.isEmpty ? fs.wakeup : $0.wakeup } ?? fs.wakeup))]).pretty())
             return 0
         }
@@ -107,11 +111,22 @@ enum ReadCommands {
         if let next = scheduled.next {
             print("\n\(scheduled.count) waiting for a later time; the next is due in \(Clock.humanDuration(Double(next - now) / 1000)) (\(Clock.local(next)))")
         }
+        if let why = compactionFailure {
+            print("\nthe journal could not be folded into jobs.json (\(why)); work goes on in the journal, and the next compaction tries again")
+        }
         if let p = live {
             print("\n\(p.workers.count) worker\(p.workers.count == 1 ? "" : "s") running (supervisor pid \(p.supervisorPid)\(p.isThisHost ? "" : " on host " + p.hostName)\(p.wakeup == "poll" ? ", polling: the home is on a network file system" : "")); see 'queuectl worker status'")
         } else {
             print("\nno workers running; start them with 'queuectl worker start'")
         }
         return 0
+    }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = self
+        while s.hasSuffix("\n") { s.removeLast() }
+        return s
     }
 }

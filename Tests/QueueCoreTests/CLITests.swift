@@ -65,6 +65,22 @@ final class CLITests: HomeTestCase {
         XCTAssertTrue(q("status").stdout.contains("no workers running"))
     }
 
+    /// A background compaction that failed leaves its reason in the home; `status` shows it until
+    /// a compaction succeeds.
+    func testStatusShowsAFailedCompactionUntilOneSucceeds() throws {
+        XCTAssertEqual(q("enqueue", "--id", "a", "--", "true").code, 0)
+        let failed = home + "/compaction.failed"
+        try "cannot write jobs.json: No space left on device\n".write(toFile: failed, atomically: true, encoding: .utf8)
+        let shown = q("status")
+        XCTAssertTrue(shown.stdout.contains("could not be folded into jobs.json (cannot write jobs.json: No space left on device)"), shown.stdout)
+        let json = Harness.json(q("status", "--json").stdout) as? [String: Any]
+        XCTAssertEqual(json?["compaction_failure"] as? String, "cannot write jobs.json: No space left on device")
+        XCTAssertEqual(q("compact").code, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: failed))
+        XCTAssertFalse(q("status").stdout.contains("could not be folded"))
+        XCTAssertTrue(Harness.json(q("status", "--json").stdout).map { ($0 as? [String: Any])?["compaction_failure"] is NSNull } ?? false)
+    }
+
     func testConfigKeysAndAliases() throws {
         XCTAssertEqual(q("config", "set", "max-retries", "5").code, 0)
         XCTAssertEqual(q("config", "get", "max_retries").stdout, "5\n")

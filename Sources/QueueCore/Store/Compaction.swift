@@ -193,6 +193,7 @@ extension JSONStore {
         // Outside the lock: freeing the old snapshot's blocks can take a while on a big home, and
         // nothing names the files removed here any more.
         sweep(keeping: g + 1, temporaries: true)
+        unlink(home.compactionFailure)  // an earlier failure is over
         return g + 1
     }
 
@@ -220,7 +221,6 @@ extension JSONStore {
         let store = JSONStore(home: home)
         do {
             try store.compactBeside()
-            unlink(home.compactionFailure)
             return 0
         } catch {
             // Written once per distinct failure, for `status` and people reading the home.
