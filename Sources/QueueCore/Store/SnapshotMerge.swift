@@ -93,6 +93,30 @@ enum SnapshotMerge {
                 throw SnapshotFile.corrupt(basePath, "line 2 should open the jobs array")
             }
             i = open + 1
+            // The usual case: the old index says where each changed record is, and everything
+            // between them is copied without being read (see `changedRecords`).
+            let plan = interleave ? nil : oldIds.flatMap { changedRecords(in: buf, first: i, index: $0, ids: latest.keys) }
+            if let hits = plan {
+                var from = i
+                let lastEnd = buf.count - 4
+                for h in hits {
+                    if h.offset > from {
+                        runStart = from; runEnd = h.offset - 2
+                        try flushRun(buf)
+                    }
+                    from = h.offset + h.length + 2
+                    if createdHere.contains(h.id) { continue }  // its old self; the new one goes by creation order
+                    let now = latest[h.id]!
+                    latest[h.id] = .some(nil)  // placed here: not appended below
+                    if let job = now { try emit(job) }
+                }
+                if from < lastEnd {
+                    runStart = from; runEnd = lastEnd
+                    try flushRun(buf)
+                }
+                jobCount += old.0.jobCount - hits.count
+                i = buf.count  // done with the old file
+            }
             var lineNo = 2, released = 0
             let idKey = ScheduleScan.idKey
             while i < buf.count {
@@ -207,6 +231,32 @@ enum SnapshotMerge {
         return Result(ids: ids!, due: due!, jobCount: jobCount)
     }
 
+    /// Where the changed ids' records are in the old file, by its index, in file order; nil when
+    /// any answer does not check out against the file itself (then every record is read).
+    static func changedRecords<S: Sequence>(in buf: UnsafeBufferPointer<UInt8>, first: Int, index: UnsafeBufferPointer<UInt8>,
+                                            ids: S) -> [(id: String, offset: Int, length: Int)]? where S.Element == String {
+        let lastEnd = buf.count - 4  // `…}\n]}\n`
+        guard lastEnd > first, Array(buf[lastEnd...]) == Array("\n]}\n".utf8) else { return nil }
+        var hits: [(id: String, offset: Int, length: Int)] = []
+        for id in ids {
+            switch IdIndexFile.lookup(id, in: index) {
+            case nil: return nil
+            case .absent?: continue
+            case .present(let offset?, let length?)?:
+                // The record must start where the index says, with this id, and be a whole line.
+                let head = Array("{\"id\":\"\(id)\"".utf8)
+                guard offset >= first, length > head.count, offset + length <= lastEnd,
+                      Array(buf[offset..<(offset + head.count)]) == head, buf[offset + length - 1] == UInt8(ascii: "}"),
+                      offset == first || (buf[offset - 2] == UInt8(ascii: ",") && buf[offset - 1] == 0x0A),
+                      offset + length == lastEnd || (buf[offset + length] == UInt8(ascii: ",") && buf[offset + length + 1] == 0x0A) else { return nil }
+                hits.append((id, offset, length))
+            case .present?: return nil
+            }
+        }
+        hits.sort { $0.offset < $1.offset }
+        return hits
+    }
+
     /// The new file, written at explicit offsets after the header's room: small pieces through a
     /// buffer, runs of old records straight from the mapped old file.
     struct Output {
@@ -295,6 +345,27 @@ private func copyFileRange(_ fdIn: Int32, _ offIn: UnsafeMutablePointer<off_t>?,
                            _ offOut: UnsafeMutablePointer<off_t>?, _ length: Int, _ flags: UInt32) -> Int
 
 extension IdIndexFile {
+    /// `find`, over an index already in memory.
+    static func lookup(_ id: String, in buf: UnsafeBufferPointer<UInt8>) -> Answer? {
+        guard let first = JournalFile.nextNewline(buf, from: 0) else { return nil }
+        var lo = first + 1, hi = buf.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            var start = mid
+            while start > lo && buf[start - 1] != 0x0A { start -= 1 }
+            guard let nl = JournalFile.nextNewline(buf, from: start) else { return nil }
+            var tab = start
+            while tab < nl && buf[tab] != 0x09 { tab += 1 }
+            let c = compare(id, UnsafeBufferPointer(rebasing: buf[start..<tab]))
+            if c == 0 {
+                let fields = buf[tab..<nl].split(separator: 0x09).map { Int(String(decoding: $0, as: UTF8.self)) }
+                return .present(offset: fields.first ?? nil, length: fields.count > 1 ? fields[1] : nil)
+            }
+            if c < 0 { hi = start } else { lo = nl + 1 }
+        }
+        return .absent
+    }
+
     /// The old index with each untouched id's offset shifted (`shifts`: from a base offset on,
     /// records moved by `by`), changed ids dropped, and `placed` (sorted by id) merged in.
     /// nil when the old index is not in the expected form (then it is rebuilt).
