@@ -19,7 +19,7 @@ public struct Config: Equatable {
         ConfigKey(name: "kill_grace", defaultValue: 2, help: "seconds between SIGTERM and SIGKILL on timeout", minimum: 0, isInteger: false, isDuration: true),
         ConfigKey(name: "log_max_bytes", defaultValue: 10_485_760, help: "output kept per attempt; the rest is cut", minimum: 0, isInteger: true, isDuration: false),
         ConfigKey(name: "retention", defaultValue: 0, help: "purge finished jobs older than this, seconds (0 = keep)", minimum: 0, isInteger: false, isDuration: true),
-        ConfigKey(name: "journal_max_bytes", defaultValue: 1_048_576, help: "journal size that starts a compaction into jobs.json", minimum: 4096, isInteger: true, isDuration: false),
+        ConfigKey(name: "journal_max_bytes", defaultValue: 1_048_576, help: "journal size that starts a compaction into jobs.json (up to 3x this in a home whose jobs.json is 64x larger)", minimum: 4096, isInteger: true, isDuration: false),
         ConfigKey(name: "fsync", defaultValue: 1, help: "1: a change is on disk before a command returns; 0: faster, the OS flushes later", minimum: 0, isInteger: true, isDuration: false),
     ]
 

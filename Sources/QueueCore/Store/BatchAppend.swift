@@ -90,7 +90,7 @@ extension JSONStore {
             return r
         }()
         try swapIn(snapshotTemp: snapTmp, merged: merged, generation: g + 1,
-                   folded: view.journalNeedsReset ? nil : (view.journalBytes, view.journalValidEnd))
+                   folded: view.journalNeedsReset ? nil : (view.journalPrefix(view.journalValidEnd), view.journalValidEnd))
     }
 
     /// The snapshot's `jobs.ids` for generation `g`, mapped; rebuilt from the snapshot when it is

@@ -116,9 +116,11 @@ extension JSONStore {
             unlock()
             throw error
         }
-        unlock()
         defer { close(snapFd) }
         let g = view.generation, cutAt = view.journalValidEnd
+        // Copies, taken under the lock: the mapped journal may be truncated once it is released.
+        let changes = view.changesCopy, journalHead = view.journalPrefix(cutAt)
+        unlock()
         Failpoint.hit("compact.cut")
 
         // 2. The new files, under temporary names, beside the queue.
@@ -143,7 +145,7 @@ extension JSONStore {
             defer { if idsFd >= 0 { close(idsFd) } }
             let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
             let r = try Posix.withMapped(fd: snapFd, path: view.snapshotPath) { base in
-                try view.withChanges { changes in
+                try changes.withUnsafeBufferPointer { changes in
                     try withOldIndex(idsFd, generation: g) { oldIds in
                         try SnapshotMerge.write(base: base, baseFd: snapFd, basePath: view.snapshotPath, oldIds: oldIds, oldDue: oldDue,
                                                 changes: changes, changesPath: home.journal, meta: meta, to: fd, path: snapTmp)
@@ -157,7 +159,7 @@ extension JSONStore {
         try Posix.writeSynced(path: dueTmp, chunks: merged.due)
         let keptFd = try Posix.open(keptTmp, O_WRONLY | O_CREAT | O_TRUNC)
         defer { close(keptFd) }
-        try Posix.pwriteAll(fd: keptFd, Array(view.journalBytes[0..<cutAt]), at: 0, path: keptTmp)
+        try Posix.pwriteAll(fd: keptFd, journalHead, at: 0, path: keptTmp)
         try Posix.fsyncFile(keptFd, path: keptTmp)
         Failpoint.hit("compact.written")
         try between?()

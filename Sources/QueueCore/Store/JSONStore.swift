@@ -258,7 +258,15 @@ public final class JSONStore {
         /// The snapshot file this view was read from (see `locateSnapshot`).
         var snapshotPath = ""
         /// Light mode: the journal's bytes and where its change lines start (after the header).
-        var journalBytes: [UInt8] = []
+        /// Light mode: the journal, mapped (or read, where it cannot be mapped: `journalCopy`).
+        /// Only while the lock is held: after it, another process may truncate the file.
+        var journalMap: Posix.MappedFile?
+        var journalCopy: [UInt8] = []
+        /// A copy of the journal's first `n` bytes (to keep beyond the lock).
+        func journalPrefix(_ n: Int) -> [UInt8] {
+            if let m = journalMap { return Array(m.buffer[0..<n]) }
+            return Array(journalCopy[0..<n])
+        }
         var changesStart = 0
         /// Light mode: every change made since the snapshot, oldest first, as complete journal
         /// lines: the snapshot's tail (when a background compaction cut it, see `readTail`)
@@ -267,8 +275,11 @@ public final class JSONStore {
         var changeStorage: [UInt8] = []
         var changeRange = 0..<0
         func withChanges<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
-            try changeStorage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[changeRange])) }
+            if changeStorage.isEmpty, let m = journalMap { return try body(UnsafeBufferPointer(rebasing: m.buffer[changeRange])) }
+            return try changeStorage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[changeRange])) }
         }
+        /// The changes as a copy of their own (to use beyond the lock).
+        var changesCopy: [UInt8] { withChanges { Array($0) } }
         var hasChanges: Bool { !changeRange.isEmpty }
 
         /// Scans the change lines' id/op/from/to (for counts), without parsing jobs.
@@ -406,9 +417,14 @@ public final class JSONStore {
                 if let c = meta.cut { tail = try readTail(c) }
             }
         }
-        let jbytes = try Posix.readAll(fd: jfd, from: 0, path: jpath)
-        view.journalSize = jbytes.count
-        try jbytes.withUnsafeBufferPointer { buf in
+        // A light view maps the journal (no copy, and no fresh memory to fault in): the lock
+        // held while the view is used keeps anyone from truncating it. A full load reads it.
+        let mapped = full ? nil : try Posix.mapFile(fd: jfd, path: jpath)
+        let jbytes = mapped == nil ? try Posix.readAll(fd: jfd, from: 0, path: jpath) : []
+        view.journalSize = mapped?.buffer.count ?? jbytes.count
+        try { (body: (UnsafeBufferPointer<UInt8>) throws -> Void) in
+            if let m = mapped { try body(m.buffer) } else { try jbytes.withUnsafeBufferPointer { try body($0) } }
+        }() { buf in
             let validEnd = JournalFile.validEnd(buf)
             view.journalValidEnd = validEnd
             guard let firstEnd = JournalFile.nextNewline(buf, from: 0), firstEnd < validEnd else {
@@ -439,14 +455,17 @@ public final class JSONStore {
         }
         if !full {
             let own = view.journalNeedsReset ? 0..<0 : view.changesStart..<view.journalValidEnd
-            if tail.isEmpty {
-                view.changeStorage = jbytes  // shared, not copied
-                view.changeRange = own
-            } else {
-                view.changeStorage = tail + jbytes[own]
+            view.journalMap = mapped
+            if !tail.isEmpty {
+                view.changeStorage = tail + (mapped.map { Array($0.buffer[own]) } ?? Array(jbytes[own]))
                 view.changeRange = 0..<view.changeStorage.count
+            } else if mapped != nil {
+                view.changeRange = own  // read in place, in the mapped journal
+            } else {
+                view.changeStorage = jbytes
+                view.changeRange = own
             }
-            view.journalBytes = jbytes
+            if mapped == nil { view.journalCopy = jbytes }
         }
         if full {
             let c = Cache(state: state, generation: view.generation, journalIno: key.ino,
@@ -665,12 +684,20 @@ public final class JSONStore {
         }
 
         let size = offset + text.count
-        if size > threshold && !view.journalNeedsReset && view.snapshotExists {
+        var bound = threshold
+        if compactThreshold == nil && size > bound, let snap = Posix.fileSize(view.snapshotPath) {
+            // Each compaction copies the whole snapshot: a big home lets its journal grow to
+            // 1/64 of it (at most 3× the configured size, so reading the journal stays cheap).
+            bound = max(bound, min(snap / 64, 3 * bound))
+        }
+        if size > bound && !view.journalNeedsReset && view.snapshotExists {
             // Past the bound: fold the journal into a new snapshot once this transaction has let
             // go of the lock (see `transaction` and Compaction.swift); the change is durable already.
             compactionWanted = true
             lastCommitted = view
             lastCommitted!.journalSize = size
+            lastCommitted!.journalMap = nil  // only the sizes and names are kept
+            lastCommitted!.changeStorage = []
         }
         if cache != nil, let s = tx.fullState, !view.journalNeedsReset, view.snapshotExists {
             // Our in-memory state already has these changes (the transaction applied them).

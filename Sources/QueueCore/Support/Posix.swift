@@ -46,6 +46,23 @@ public enum Posix {
         return try withMapped(fd: fd, path: path) { try body($0) }
     }
 
+    /// A read-only mapping of a whole file, unmapped when the last reference goes.
+    public final class MappedFile {
+        public let buffer: UnsafeBufferPointer<UInt8>
+        init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+        deinit { if let b = buffer.baseAddress, buffer.count > 0 { munmap(UnsafeMutableRawPointer(mutating: b), buffer.count) } }
+    }
+
+    /// Maps the file open on `fd` as it is now; nil where it cannot be mapped (read it instead).
+    public static func mapFile(fd: Int32, path: String) throws -> MappedFile? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        let size = Int(st.st_size)
+        if size == 0 { return MappedFile(UnsafeBufferPointer(start: nil, count: 0)) }
+        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else { return nil }
+        return MappedFile(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size))
+    }
+
     /// Maps the file open on `fd` (the caller keeps the descriptor).
     public static func withMapped<T>(fd: Int32, path: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         var st = stat()
