@@ -190,11 +190,12 @@ extension JSONStore {
         try Posix.pwriteAll(fd: jfd, Array(JournalFile.header(generation: g + 1, follows: (g, end)).utf8), at: 0, path: home.journal)
         guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         Failpoint.hit("compact.swapped")
+        sweep(keeping: g + 1, temporaries: true, generations: false)
         unlock()
         locked = false
         // Outside the lock: freeing the old snapshot's blocks can take a while on a big home, and
-        // nothing names the files removed here any more.
-        sweep(keeping: g + 1, temporaries: true)
+        // nothing names the older generations' files any more (newer ones are never touched).
+        sweep(keeping: g + 1, temporaries: false)
         unlink(home.compactionFailure)  // an earlier failure is over
         return g + 1
     }

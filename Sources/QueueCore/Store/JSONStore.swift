@@ -759,23 +759,24 @@ public final class JSONStore {
                       journalOffset: header.count)
     }
 
-    /// Removes what earlier generations and crashed writers left: snapshot links of other
-    /// generations (only once the journal names the new one) and the store's own temporary files.
-    /// Temporary files of other writers (the pid file, the dashboard token) are never touched.
-    func sweep(keeping gen: Int64, temporaries: Bool) {
+    /// Removes what earlier generations and crashed writers left: snapshot links and kept
+    /// journals of generations before `gen` (only once the journal names `gen`; never a newer one,
+    /// so this may run after the lock is released), and — under the lock only — the store's own
+    /// temporary files. Temporary files of other writers (the pid file, the dashboard token) are
+    /// never touched.
+    func sweep(keeping gen: Int64, temporaries: Bool, generations: Bool = true) {
         let mine = ["jobs.json.tmp-", "jobs.ids.tmp-", "jobs.due.tmp-", "journal."]
-        let current = "jobs.\(gen).json", followed = "journal.\(gen - 1).jsonl"
         for name in Posix.listDirectory(home.path) {
-            let numbered = { (prefix: String, suffix: String) in
-                name.hasPrefix(prefix) && name.hasSuffix(suffix) && name.count > prefix.count + suffix.count
-                    && Int64(name.dropFirst(prefix.count).dropLast(suffix.count)) != nil
+            func generation(_ prefix: String, _ suffix: String) -> Int64? {
+                guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
+                return Int64(name.dropFirst(prefix.count).dropLast(suffix.count))
             }
-            let stale = (temporaries && mine.contains { name.hasPrefix($0) } && name.contains(".tmp-"))
-                || (numbered("jobs.", ".json") && name != current)
-                || (numbered("journal.", ".jsonl") && name != followed)
+            var stale = temporaries && mine.contains { name.hasPrefix($0) } && name.contains(".tmp-")
+            if generations, let k = generation("jobs.", ".json"), k < gen { stale = true }
+            if generations, let k = generation("journal.", ".jsonl"), k < gen - 1 { stale = true }
             if stale { unlink(home.path + "/" + name) }
             // A streamed batch's records: its writer holds a lock on the file while it lives.
-            if name.hasPrefix("jobs.batch.tmp-") { Posix.removeIfUnlocked(home.path + "/" + name) }
+            if temporaries && name.hasPrefix("jobs.batch.tmp-") { Posix.removeIfUnlocked(home.path + "/" + name) }
         }
     }
 
