@@ -65,12 +65,15 @@ public struct Job: Equatable {
     public var id: String
     public var command: String
     public var state: JobState
-    public var attempts: Int = 0              // attempts in the current cycle (reset by `dlq retry`)
-    public var maxRetries: Int
+    // Small numbers kept in 32 bits beside `state` (validated inputs stay far below 2^31; a
+    // larger value is clamped, never trapped): 16 bytes less per job in a worker's memory.
+    private var _attempts: Int32 = 0, _maxRetries: Int32 = 0, _priority: Int32 = 0, _batchIndex: Int32 = 0
+    public var attempts: Int { get { Int(_attempts) } set { _attempts = Int32(clamping: newValue) } } // attempts in the current cycle (reset by `dlq retry`)
+    public var maxRetries: Int { get { Int(_maxRetries) } set { _maxRetries = Int32(clamping: newValue) } }
     public var createdAt: Millis
     public var updatedAt: Millis
-    public var priority: Int = 0
-    public var batchIndex: Int = 0             // position in its enqueue batch: order among equal created_at
+    public var priority: Int { get { Int(_priority) } set { _priority = Int32(clamping: newValue) } }
+    public var batchIndex: Int { get { Int(_batchIndex) } set { _batchIndex = Int32(clamping: newValue) } } // position in its enqueue batch: order among equal created_at
     public var runAt: Millis? { get { _runAt == Millis.min ? nil : _runAt } set { _runAt = newValue ?? Millis.min } } // user's "not before"
     public var nextRunAt: Millis? { get { _nextRunAt == Millis.min ? nil : _nextRunAt } set { _nextRunAt = newValue ?? Millis.min } } // earliest next start (run_at, then backoff)
     public var timeout: Double? { get { _timeout.isNaN ? nil : _timeout } set { _timeout = newValue ?? .nan } } // nil = configured job_timeout; 0 = none
@@ -97,10 +100,10 @@ public struct Job: Equatable {
         self.id = id
         self.command = command
         self.state = state
-        self.maxRetries = maxRetries
         self.createdAt = createdAt
         self.updatedAt = createdAt
         self.cwd = cwd
+        self.maxRetries = maxRetries
     }
 
     public static func == (a: Job, b: Job) -> Bool { a.json == b.json }
@@ -179,7 +182,7 @@ public struct Job: Equatable {
         guard case .object(let pairs) = json else { return nil }
         var id: String?, command: String?, state: JobState?, created: Millis?
         self.id = ""; self.command = ""; self.state = .pending; self.createdAt = 0; self.updatedAt = 0
-        self.maxRetries = 3; self.cwd = "/"
+        self.cwd = "/"; self.maxRetries = 3
         var updated: Millis?
         func t(_ v: JSON) -> Millis? { v.stringValue.flatMap(Clock.parseISO) }
         for (k, v) in pairs {
