@@ -84,6 +84,17 @@ enum Harness {
 }
 
 /// Base class: a fresh home per test, removed afterwards along with any workers left running.
+extension Harness {
+    /// A transaction past the journal's bound starts a detached compactor; it holds
+    /// `compact.lock` until it is done. Waiting for the lock means no compactor is left running.
+    static func waitForCompaction(home: String) {
+        let fd = open(home + "/compact.lock", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        close(fd)
+    }
+}
+
 class HomeTestCase: XCTestCase {
     var dir = ""
     var home = ""
@@ -99,6 +110,7 @@ class HomeTestCase: XCTestCase {
         if FileManager.default.fileExists(atPath: home + "/workers.pid") {
             Harness.run(["worker", "stop", "--force"], home: home)
         }
+        Harness.waitForCompaction(home: home)
         try? FileManager.default.removeItem(atPath: dir)
         super.tearDown()
     }

@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 Q="${1:-$ROOT/.build/release/queuectl}"
 [ -x "$Q" ] || (cd "$ROOT" && swift build -c release >/dev/null)
 W="$(mktemp -d)"
-trap '"$Q" --home "$W/h" worker stop --force >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+trap '"$Q" --home "$W/h" worker stop --force >/dev/null 2>&1 || true; [ -e "$W/h/compact.lock" ] && flock "$W/h/compact.lock" true; rm -rf "$W"' EXIT
 echo "# $(date -u +%Y-%m-%d) on $(uname -srm), $(nproc) cores; $("$Q" --version)"
 completed() { "$Q" --home "$W/h" status --json | sed -n 's/^    "completed": \([0-9]*\).*/\1/p'; }
 # wait_completed N: until N jobs completed. Asking costs a process and the shared lock, which
@@ -25,6 +25,7 @@ echo "| pending jobs | bulk enqueue | drain rate, 2 workers | worker peak RSS |"
 echo "|---|---|---|---|"
 base=""
 for n in ${SIZES:-2000 100000}; do
+    [ -e "$W/h/compact.lock" ] && flock "$W/h/compact.lock" true  # a detached compaction may still run
     rm -rf "$W/h"
     awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) print "{\"command\":\"true\"}" }' > "$W/jobs.jsonl"
     t0=$(date +%s%3N); "$Q" --home "$W/h" enqueue --file "$W/jobs.jsonl" >/dev/null; t1=$(date +%s%3N)
@@ -61,6 +62,7 @@ echo "| home | status | show ID | list --limit 20 | dlq list | enqueue median | 
 echo "|---|---|---|---|---|---|---|---|"
 awk -v n="$BIG" 'BEGIN { for (i = 0; i < n; i++) print "{\"command\":\"true\"}" }' > "$W/jobs.jsonl"
 for home in empty "$BIG"; do
+    [ -e "$W/h/compact.lock" ] && flock "$W/h/compact.lock" true  # a detached compaction may still run
     rm -rf "$W/h"
     "$Q" --home "$W/h" enqueue --id first -- true >/dev/null
     bulk=""
@@ -89,6 +91,7 @@ echo "|---|---|---|"
 awk 'BEGIN { for (i = 0; i < 1000; i++) print "{\"command\":\"true\"}" }' > "$W/live.jsonl"
 base=""
 for history in 0 "$HISTORY"; do
+    [ -e "$W/h/compact.lock" ] && flock "$W/h/compact.lock" true  # a detached compaction may still run
     rm -rf "$W/h"; mkdir -p "$W/h/logs"; chmod 700 "$W/h"
     [ "$history" = 0 ] || awk -v n="$history" -v home="$W/h" -f "$ROOT/Tests/bench/history.awk"
     # Workers first, then the jobs once both have loaded the history and gone idle.
