@@ -10,18 +10,6 @@ import XCTest
 @Suite struct CompactionTests {
     typealias TempHome = StoreTests.TempHome
 
-    /// SplitMix64: the same sequence for a seed on every run and machine.
-    struct SeededRNG: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// No automatic compaction: the test decides when one runs.
     static let never = 1 << 40

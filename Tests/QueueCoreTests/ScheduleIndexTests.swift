@@ -5,18 +5,6 @@ import Testing
 /// sequences of enqueue, claim, finish, retry, cancel, purge and the passing of time; after
 /// every step both must pick the same next job, the same next due time, and the same blocked jobs.
 @Suite struct ScheduleIndexTests {
-    /// Deterministic pseudo-random numbers (SplitMix64), so a failure can be replayed.
-    struct RNG {
-        var s: UInt64
-        mutating func next() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
 
     // The oracle: every waiting job examined on every question.
     static func linearNext(_ s: QueueState, now: Millis) -> Job? {
@@ -50,7 +38,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func theIndexesAgreeWithTheLinearScan(seed: UInt64) {
-        var rng = RNG(s: seed)
+        var rng = SeededRNG(seed: seed)
         var state = QueueState()
         var now: Millis = 1_000_000
         var made = 0

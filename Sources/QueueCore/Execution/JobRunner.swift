@@ -30,7 +30,7 @@ public final class JobRunner {
         let devNull = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
 
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(req.job.command), nil]
-        var envStrings = currentEnvironment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
+        var envStrings = Posix.environment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
         for (k, v) in req.job.env {
             envStrings.removeAll { $0.hasPrefix(k + "=") }
             envStrings.append("\(k)=\(v)")
@@ -58,17 +58,7 @@ public final class JobRunner {
         posix_spawn_file_actions_adddup2(&actions, devNull, 0)
         posix_spawn_file_actions_adddup2(&actions, pipeW, 1)
         posix_spawn_file_actions_adddup2(&actions, pipeW, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        posix_spawnattr_setpgroup(&attr, 0)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in SignalPipe.handled + [SIGPIPE] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var attr = SignalPipe.spawnAttributes(newProcessGroup: true)
         defer {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attr)
@@ -169,15 +159,6 @@ public final class JobRunner {
 
     private func exitStatusIsSignal(_ s: Int32) -> Bool { (s & 0x7f) != 0 && (s & 0x7f) != 0x7f }
 
-    private func currentEnvironment() -> [String] {
-        var out: [String] = []
-        var p = environ
-        while let s = p.pointee {
-            out.append(String(cString: s))
-            p += 1
-        }
-        return out
-    }
 }
 
 /// Writes output to the attempt's log up to a limit, then notes where it was cut and counts the

@@ -73,3 +73,24 @@ private func signalHandler(_ sig: Int32) {
     _ = write(staticWriteFd, &b, 1)
     errno = saved
 }
+
+extension SignalPipe {
+    /// posix_spawn attributes for a child of a worker: an empty signal mask and default handling
+    /// of the signals this process catches (and SIGPIPE), optionally in a process group of its own.
+    /// The caller destroys them (`posix_spawnattr_destroy`).
+    static func spawnAttributes(newProcessGroup: Bool) -> posix_spawnattr_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        if newProcessGroup { posix_spawnattr_setpgroup(&attr, 0) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in handled + [SIGPIPE] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        let group = newProcessGroup ? POSIX_SPAWN_SETPGROUP : 0
+        posix_spawnattr_setflags(&attr, Int16(group | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        return attr
+    }
+}

@@ -78,28 +78,9 @@ public enum BulkEnqueue {
         // Dependencies: inside the batch (no cycle), or on jobs the store must hold.
         var outside: Set<String> = []
         for (_, on) in dependencies { for d in on where index[d] == nil { outside.insert(d) } }
-        try checkCycles(dependencies, inBatch: index)
+        try Enqueue.checkCycles(dependencies)
         index = [:]
         try store.appendBatch(JSONStore.Batch(path: path, sortedIds: ids.sorted(), outsideDependencies: outside))
         return ids
-    }
-
-    /// Existing jobs cannot depend on new ids, so a cycle can only be inside the batch.
-    static func checkCycles(_ deps: [(id: String, on: [String])], inBatch: [String: Int]) throws {
-        let byId = Dictionary(deps.map { ($0.id, $0.on) }, uniquingKeysWith: { a, _ in a })
-        var done: Set<String> = []
-        var onPath: [String] = []
-        func visit(_ id: String) throws {
-            if done.contains(id) { return }
-            if let k = onPath.firstIndex(of: id) {
-                throw QueueError.invalidJob("dependency cycle: " + (onPath[k...] + [id]).joined(separator: " -> "))
-            }
-            guard let on = byId[id] else { return }
-            onPath.append(id)
-            for d in on where inBatch[d] != nil { try visit(d) }
-            onPath.removeLast()
-            done.insert(id)
-        }
-        for (id, _) in deps { try visit(id) }
     }
 }

@@ -37,22 +37,26 @@ public enum Enqueue {
                 }
             }
         }
-        // Existing jobs cannot depend on new ids, so a cycle can only be inside the batch.
-        let byId = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        try checkCycles(jobs.filter { !$0.dependsOn.isEmpty }.map { ($0.id, $0.dependsOn) })
+    }
+
+    /// Existing jobs cannot depend on new ids, so a cycle can only be inside the batch: `deps`
+    /// are the batch's jobs that have dependencies.
+    static func checkCycles(_ deps: [(id: String, on: [String])]) throws {
+        let byId = Dictionary(deps.map { ($0.id, $0.on) }, uniquingKeysWith: { a, _ in a })
         var done: Set<String> = []
         var onPath: [String] = []
         func visit(_ id: String) throws {
             if done.contains(id) { return }
             if let k = onPath.firstIndex(of: id) {
-                let cycle = (onPath[k...] + [id]).joined(separator: " -> ")
-                throw QueueError.invalidJob("dependency cycle: \(cycle)")
+                throw QueueError.invalidJob("dependency cycle: " + (onPath[k...] + [id]).joined(separator: " -> "))
             }
-            guard let j = byId[id] else { return }
+            guard let on = byId[id] else { return }
             onPath.append(id)
-            for d in j.dependsOn { try visit(d) }
+            for d in on { try visit(d) }
             onPath.removeLast()
             done.insert(id)
         }
-        for j in jobs { try visit(j.id) }
+        for (id, _) in deps { try visit(id) }
     }
 }

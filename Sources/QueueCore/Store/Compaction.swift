@@ -31,6 +31,10 @@ extension JSONStore {
     /// Starts the compaction this process's last transaction asked for, unless one is running.
     func startCompaction() {
         guard let view = lastCommitted else { return }
+        // A compactor that keeps failing (an I/O error) is not restarted more than once a second;
+        // every transaction past the bound asks until one succeeds.
+        let now = Clock.monotonic()
+        if case .detached = JSONStore.compactor, let last = lastCompactorStart, now - last < 1 { return }
         do {
             try requireRoomToCompact(snapshotPath: view.snapshotPath, journalBytes: view.journalSize)
         } catch {
@@ -48,9 +52,6 @@ extension JSONStore {
                 reportCompactionFailure(error)
             }
         case .detached(let executable):
-            // A compactor that keeps failing (an I/O error) is not restarted more than once a second.
-            let now = Clock.monotonic()
-            if let last = lastCompactorStart, now - last < 1 { return }
             guard let lockFd = tryCompactionLock() else { return }
             defer { close(lockFd) }
             lastCompactorStart = now
@@ -251,16 +252,7 @@ extension JSONStore {
             posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
         }
         posix_spawn_file_actions_adddup2(&actions, lockFd, 3)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in SignalPipe.handled + [SIGPIPE] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var attr = SignalPipe.spawnAttributes(newProcessGroup: false)
         defer {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attr)
