@@ -9,10 +9,10 @@ public enum Purge {
         }
         let ids: [String] = try store.transaction { tx in
             let cutoff = olderThan.map { tx.now - Millis($0 * 1000) }
-            let victims = try tx.state.all.filter { j in
-                j.state.isFinished && (state == nil || j.state == state)
-                    && (cutoff == nil || (j.finishedAt ?? j.updatedAt) <= cutoff!)
-            }.map(\.id)
+            var victims: [String] = []
+            try tx.eachFinished { id, st, finishedAt in
+                if (state == nil || st == state) && (cutoff == nil || finishedAt <= cutoff!) { victims.append(id) }
+            }
             for id in victims { try tx.delete(id) }
             return victims
         }

@@ -19,8 +19,8 @@ public enum Scheduler {
     public static func dependencies(of job: Job, in state: QueueState) -> DependencyStatus {
         var waiting = false
         for d in job.dependsOn {
-            guard let dep = state[d] else { return .blocked("dependency \"\(d)\" no longer exists") }
-            switch dep.state {
+            guard let depState = state.stateOf(d) else { return .blocked("dependency \"\(d)\" no longer exists") }
+            switch depState {
             case .completed: continue
             case .dead: return .blocked("dependency \"\(d)\" is dead")
             case .cancelled: return .blocked("dependency \"\(d)\" was cancelled")

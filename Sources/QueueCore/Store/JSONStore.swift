@@ -17,6 +17,10 @@ public final class JSONStore {
     /// Journal size that triggers compaction (config `journal_max_bytes` unless a test sets it).
     /// Small enough that scanning the journal stays cheap.
     public var compactThreshold: Int?
+    /// Whether the state this process keeps holds finished jobs. A worker sets it false: the
+    /// finished jobs of the snapshot stay on disk (OmittedJobs), so its memory and its claims
+    /// depend on live jobs only (ARCHITECTURE.md, "Finished jobs stay on disk").
+    public var keepsFinished = true
 
     private var lockFd: Int32 = -1
     /// The journal, opened after the lock was taken and closed before it is released: on a
@@ -107,7 +111,13 @@ public final class JSONStore {
     /// snapshot found through `jobs.ids` (binary search) and read with one pread. A process that
     /// already keeps every job in memory, or a home whose index does not fit, reads them instead.
     public func job(_ id: String) throws -> Job? {
-        if cache != nil { return try read { $0[id] } }
+        if cache != nil {
+            // Under the lock: a job the state omits is read from the snapshot it names.
+            try lock(LOCK_SH)
+            defer { unlock() }
+            let view = try refresh(full: true)
+            return (view.loaded ?? cache?.state)?.job(id)
+        }
         try lock(LOCK_SH)
         let found: Job??
         do {
@@ -141,15 +151,9 @@ public final class JSONStore {
         switch IdIndexFile.find(id, fd: fd, generation: view.generation) {
         case nil: return nil
         case .absent?: return .some(nil)
-        case .present(let offset?, let length?)? where offset >= 0 && (1...(16 << 20)).contains(length):
-            let sfd = try Posix.open(view.snapshotPath, O_RDONLY)
-            defer { close(sfd) }
-            var line = [UInt8](repeating: 0, count: length)
-            let got = line.withUnsafeMutableBytes { pread(sfd, $0.baseAddress!, length, off_t(offset)) }
-            guard got == length, let v = try? JSONParser.parse(bytes: line), let job = Job(json: v), job.id == id else {
-                return nil  // the index does not match the snapshot: let the full read decide
-            }
-            return .some(job)
+        case .present(let offset?, let length?)?:
+            // nil: the index does not match the snapshot, so let the full read decide
+            return SnapshotFile.record(id, at: offset, length: length, path: view.snapshotPath).map { .some($0) }
         case .present?: return nil
         }
     }
@@ -400,8 +404,9 @@ public final class JSONStore {
         if let path = snapPath {
             if full {
                 fullLoads += 1
+                let omitting = keepsFinished ? nil : OmittedJobs(snapshotPath: path, idIndexPath: home.idIndex)
                 let decoded = try Posix.withMappedFile(path) { buf in
-                    try buf.map { try SnapshotFile.decode(buffer: $0, path: home.snapshot) }
+                    try buf.map { try SnapshotFile.decode(buffer: $0, path: home.snapshot, omitting: omitting) }
                 }
                 guard let (s, meta) = decoded else { return try refreshOnce(full: full) }
                 state = s
@@ -556,11 +561,16 @@ public final class JSONStore {
         cache!.generation = header.generation
         cache!.journalOffset = length
         cache!.snapshotPath = nil
+        if let o = cache!.state.omitted {
+            // Omitted jobs are read from the new snapshot now: their records there are unchanged.
+            o.generation = header.generation
+            o.snapshotPath = locateSnapshot(generation: header.generation) ?? home.snapshot
+        }
     }
 
     private func apply(_ e: JournalFile.Entry, to state: inout QueueState) {
         switch e.op {
-        case .put: if let j = e.job { state.put(j) }
+        case .put: if let j = e.job { state.put(j, isNew: e.from == nil) }
         case .del: state.remove(e.id)
         }
     }
@@ -587,7 +597,15 @@ public final class JSONStore {
 
     // MARK: - Transactions
 
+    /// A worker's state reloads (omitting finished jobs again) once the jobs finished since its
+    /// load outnumber this many and its live jobs: the reload costs one read of the snapshot.
+    var finishedResidentLimit = 16_384
+
     private func begin() throws -> Transaction {
+        if !keepsFinished, cache != nil {
+            let finished = cache!.state.residentFinished
+            if finished > finishedResidentLimit && finished > cache!.state.count - finished { cache = nil }
+        }
         var view = try refresh(full: cache != nil)
         let state = takeCachedState(&view)
         return Transaction(store: self, view: view, config: try config(), state: state)
@@ -640,7 +658,7 @@ public final class JSONStore {
             newBytes += line.count
             lines.append(line)
         }
-        if newBytes > max(room, 0) + threshold {
+        if newBytes > max(room, 0) + threshold && (tx.fullState?.isWhole ?? keepsFinished) {
             // Fold straight into a new snapshot: cheaper than appending megabytes and reading them back.
             let state = try tx.state
             tx.fullState = nil
@@ -727,6 +745,10 @@ public final class JSONStore {
         let view = try refresh(full: true)
         var v = view
         guard let state = takeCachedState(&v) else { return }
+        guard state.isWhole else {
+            cache = nil
+            throw QueueError.system("a worker's state omits finished jobs and cannot be written as a snapshot")
+        }
         try compact(state: state, generation: view.generation, follows: nil)
     }
 
@@ -870,6 +892,13 @@ public final class Transaction {
         return fullState!.nextDue(after: now)
     }
 
+    /// Every finished job's id, state and finish time (`purge`, retention), including those a
+    /// worker's state leaves on disk.
+    public func eachFinished(_ body: (String, JobState, Millis) -> Void) throws {
+        try loadFullState()
+        try fullState!.eachFinished(body)
+    }
+
     public func blockedJobs() throws -> [(Job, String)] {
         try loadFullState()
         return fullState!.blockedJobs(now: now)
@@ -878,18 +907,18 @@ public final class Transaction {
     /// One job. Without the full state loaded, it is looked up in the files (journal, then the
     /// snapshot through `jobs.ids`), so `cancel ID` does not load every job either.
     public func job(_ id: String) throws -> Job? {
-        if let s = fullState { return s[id] }
+        if let s = fullState { return s.job(id) }
         if lightIds[id] != nil { return pendingJobs[id] }
         if let found = try store.lookup(id) {
             lightBase[id] = .some(found?.state)
             return found
         }
-        return try state[id]
+        return try state.job(id)
     }
 
     /// Whether an id is taken, without loading jobs when the home's index can answer.
     public func contains(_ id: String) throws -> Bool {
-        if let s = fullState { return s[id] != nil }
+        if let s = fullState { return s.stateOf(id) != nil }
         if let known = lightIds[id] { return known }
         let op = view.withChanges {
             JournalFile.lastOp(of: id, in: $0, from: 0, to: $0.count)
@@ -901,7 +930,7 @@ public final class Transaction {
         if view.snapshotExists {
             if indexFd == nil { indexFd = Glibc.open(store.home.idIndex, O_RDONLY | O_CLOEXEC) }
             guard let fd = indexFd, fd >= 0, let inIndex = IdIndexFile.contains(id, fd: fd, generation: view.generation) else {
-                return try state[id] != nil  // index missing or stale: ask the jobs themselves
+                return try state.stateOf(id) != nil  // index missing or stale: ask the jobs themselves
             }
             if !inIndex { lightBase[id] = .some(nil) }
             return inIndex
@@ -914,8 +943,8 @@ public final class Transaction {
     public func put(_ job: Job) throws {
         let from: JobState?
         if fullState != nil {
-            from = fullState?[job.id]?.state
-            fullState?.put(job)
+            from = fullState?.stateOf(job.id)
+            fullState?.put(job, isNew: from == nil)
         } else {
             if let pending = pendingJobs[job.id] {
                 from = pending.state
@@ -934,10 +963,11 @@ public final class Transaction {
     }
 
     public func delete(_ id: String) throws {
-        guard let old = try state[id] else { return }
+        try loadFullState()
+        guard let old = fullState?.stateOf(id) else { return }
         fullState?.remove(id)
         pendingJobs[id] = nil
-        changes.append(.delete(id, from: old.state))
+        changes.append(.delete(id, from: old))
     }
 
     public var changeCount: Int { changes.count }

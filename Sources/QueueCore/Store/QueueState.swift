@@ -1,4 +1,7 @@
-/// All jobs of a home, in memory, with per-state counts kept up to date on every change.
+/// The jobs of a home, in memory, with per-state counts kept up to date on every change.
+/// A worker's state omits the finished jobs of the snapshot it loaded (`omitted`, see
+/// OmittedJobs): then `all` holds live jobs and the finished ones changed since, while `job(_:)`,
+/// `counts` and the scheduling questions still answer for every job.
 ///
 /// Jobs live in a dense array with an id → position table beside it: a `[String: Job]` table
 /// would round 100,000 jobs up to 262,144 slots of a ~300-byte job each, mostly empty.
@@ -20,8 +23,44 @@ public struct QueueState {
     /// Built on the first scheduling question (a worker's), then kept up to date by put/remove;
     /// short-lived readers never pay for it.
     private var schedule: ScheduleIndex?
+    /// Set when finished jobs were left on disk at load (a worker's state).
+    private(set) var omitted: OmittedJobs?
 
     public init() {}
+
+    /// Leaves the finished jobs that were counted, not decoded, on disk (SnapshotFile.decode).
+    mutating func omit(_ o: OmittedJobs) {
+        for (st, n) in o.counts { counts[st, default: 0] += n }
+        omitted = o
+    }
+
+    /// Whether every job is in `all` (only then may the state be written as a snapshot).
+    public var isWhole: Bool { omitted == nil }
+
+    /// Finished jobs held in memory: in a state that omits them, those finished since the load.
+    var residentFinished: Int {
+        var n = 0
+        for st in JobState.allCases where st.isFinished { n += count(st) - (omitted?.counts[st] ?? 0) }
+        return n
+    }
+
+    /// Every finished job (id, state, finish time), the omitted ones read from the snapshot.
+    func eachFinished(_ body: (String, JobState, Millis) -> Void) throws {
+        for j in all where j.state.isFinished { body(j.id, j.state, j.finishedAt ?? j.updatedAt) }
+        try omitted?.eachFinished { id, st, at in if position[id] == nil { body(id, st, at) } }
+    }
+
+    /// Any job by id: in memory, or read from disk when the state omits it.
+    public func job(_ id: String) -> Job? {
+        if let at = position[id] { return all[at] }
+        return omitted?.job(id)
+    }
+
+    /// The state of any job by id (what a dependency check needs), nil if there is no such job.
+    public func stateOf(_ id: String) -> JobState? {
+        if let at = position[id] { return all[at].state }
+        return omitted?.state(of: id)
+    }
 
     public var count: Int { all.count }
     public var ids: [String] { all.map(\.id) }
@@ -36,7 +75,9 @@ public struct QueueState {
 
     func version(of id: String) -> UInt32? { position[id].map { versions[$0] } }
 
-    public mutating func put(_ job: Job) {
+    /// Adds or replaces a job. `isNew` (the journal's `from` is empty) spares a state that omits
+    /// finished jobs the disk read that asks whether the id was one of them.
+    public mutating func put(_ job: Job, isNew: Bool = false) {
         nextVersion &+= 1
         if let at = position[job.id] {
             let old = all[at]
@@ -45,6 +86,7 @@ public struct QueueState {
             all[at] = job
             versions[at] = nextVersion
         } else {
+            if let o = omitted, let prior = o.becomesResident(job.id, isNew: isNew) { counts[prior, default: 0] -= 1 }
             position[job.id] = all.count
             all.append(job)
             versions.append(nextVersion)
@@ -59,7 +101,18 @@ public struct QueueState {
     }
 
     public mutating func remove(_ id: String) {
-        guard let at = position.removeValue(forKey: id) else { return }
+        guard let at = position.removeValue(forKey: id) else {
+            if let o = omitted, let prior = o.removed(id, wasResident: false) {
+                counts[prior, default: 0] -= 1
+                if var index = schedule {
+                    schedule = nil
+                    index.didRemove(id, in: self)
+                    schedule = index
+                }
+            }
+            return
+        }
+        _ = omitted?.removed(id, wasResident: true)
         let old = all[at]
         counts[old.state, default: 0] -= 1
         unindex(old)

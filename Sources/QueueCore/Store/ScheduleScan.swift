@@ -59,6 +59,43 @@ enum ScheduleScan {
         return CreationKey(created: created, batch: batch, id: f.id)
     }
 
+    static let finishedStates: [(JobState, [UInt8])] = [JobState.completed, .dead, .cancelled].map { ($0, Array("\($0.rawValue)\"".utf8)) }
+
+    /// The state of a finished job's record, read from its `state` key; nil for a live job.
+    static func finishedState(_ record: UnsafeBufferPointer<UInt8>) -> JobState? {
+        guard let k = find(stateKey, in: record, from: 0, to: record.count) else { return nil }
+        let v = k + stateKey.count
+        for (state, raw) in finishedStates where v + raw.count <= record.count {
+            var same = true
+            for i in 0..<raw.count where record[v + i] != raw[i] { same = false; break }
+            if same { return state }
+        }
+        return nil
+    }
+
+    static let historyKey = Array(",\"history\":[".utf8)
+    static let finishedAtKey = Array(",\"finished_at\":".utf8)
+    static let firstStartedKey = Array(",\"first_started_at\":".utf8)
+
+    /// A record's own `finished_at`, nil when it is null or cannot be read this way. Found just
+    /// before the last `,"history":[` (an `env` before it may hold any key; the attempts after
+    /// it hold no `history` key), past an optional `first_started_at`.
+    static func finishedAt(_ r: UnsafeBufferPointer<UInt8>) -> Millis? {
+        func matches(_ pat: [UInt8], endingAt end: Int) -> Bool {
+            guard end >= pat.count, end <= r.count else { return false }
+            for k in 0..<pat.count where r[end - pat.count + k] != pat[k] { return false }
+            return true
+        }
+        var last: Int? = nil
+        var from = 0
+        while let h = find(historyKey, in: r, from: from, to: r.count) { last = h; from = h + 1 }
+        guard var end = last else { return nil }
+        let quotedTime = 26  // "YYYY-MM-DDTHH:MM:SS.mmmZ"
+        if end >= quotedTime, matches(firstStartedKey, endingAt: end - quotedTime) { end -= quotedTime + firstStartedKey.count }
+        guard end >= quotedTime, r[end - 1] == 0x22, r[end - quotedTime] == 0x22, matches(finishedAtKey, endingAt: end - quotedTime) else { return nil }
+        return Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: r[(end - 25)..<(end - 1)]), as: UTF8.self))
+    }
+
     /// Reads one job object that starts at `start` (its `{"id":"`).
     static func job(in buf: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Found? {
         guard start + idKey.count < end else { return nil }

@@ -132,14 +132,16 @@ public enum SnapshotFile {
     }
 
     /// Decodes from memory the caller owns (the store maps the file, so its 40 MB at 100,000 jobs
-    /// never sit on the heap beside the decoded jobs).
-    public static func decode(buffer: UnsafeBufferPointer<UInt8>, path: String) throws -> (QueueState, Meta) {
+    /// never sit on the heap beside the decoded jobs). Given `omitting` (a worker's load), finished
+    /// jobs are only counted there, told apart by their `state` key without being decoded.
+    static func decode(buffer: UnsafeBufferPointer<UInt8>, path: String, omitting: OmittedJobs? = nil) throws -> (QueueState, Meta) {
         guard let nl = JournalFile.nextNewline(buffer, from: 0) else { throw corrupt(path, "no header line") }
         let meta = try readMeta(headerLine: Array(buffer[0..<nl]), fileSize: buffer.count,
                                 tail: Array(buffer[max(0, buffer.count - 3)...]), path: path)
         let bodyStart = nl + 1
         var state = QueueState()
-        state.reserveCapacity(meta.jobCount)
+        var omitted: [JobState: Int] = [:]
+        if omitting == nil { state.reserveCapacity(meta.jobCount) }
         try { (buf: UnsafeBufferPointer<UInt8>) in
             var i = bodyStart
             var released = 0
@@ -159,20 +161,60 @@ public enum SnapshotFile {
                 if Array(line) == [0x5D, 0x7D] { break }  // "]}"
                 var body = line
                 if body.last == UInt8(ascii: ",") { body = UnsafeBufferPointer(rebasing: body[0..<(body.count - 1)]) }
-                guard let v = try? JSONParser.parse(bytes: body), let job = Job(json: v) else {
-                    throw corrupt(path, "line \(lineNo) is not a valid job")
+                if omitting != nil, let st = ScheduleScan.finishedState(body) {
+                    omitted[st, default: 0] += 1
+                } else {
+                    guard let v = try? JSONParser.parse(bytes: body), let job = Job(json: v) else {
+                        throw corrupt(path, "line \(lineNo) is not a valid job")
+                    }
+                    state.put(job)
                 }
-                state.put(job)
                 if i - released > 4 << 20 {  // drop decoded pages of a mapped file as we go
                     Posix.releaseMapped(buf, upTo: i)
                     released = i
                 }
             }
         }(buffer)
-        guard state.count == meta.jobCount else {
-            throw corrupt(path, "it holds \(state.count) jobs but its header says \(meta.jobCount)")
+        let found = state.count + omitted.values.reduce(0, +)
+        guard found == meta.jobCount else {
+            throw corrupt(path, "it holds \(found) jobs but its header says \(meta.jobCount)")
+        }
+        if let o = omitting {
+            o.counts = omitted
+            o.generation = meta.generation
+            state.omit(o)
         }
         return (state, meta)
+    }
+
+    /// The job whose record `jobs.ids` places at (offset, length), nil if it is not there.
+    static func record(_ id: String, at offset: Int, length: Int, path: String) -> Job? {
+        guard offset >= 0, (1...(16 << 20)).contains(length) else { return nil }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var line = [UInt8](repeating: 0, count: length)
+        let got = line.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, length, off_t(offset)) }
+        guard got == length, let v = try? JSONParser.parse(bytes: line), let job = Job(json: v), job.id == id else { return nil }
+        return job
+    }
+
+    /// The record of `id`, found by scanning the file for the line that starts with it (when no
+    /// index of this generation can say where it is). Pages are dropped as the scan passes them.
+    static func scanForRecord(_ id: String, path: String) -> Job? {
+        var w = ByteWriter(capacity: id.utf8.count + 16)
+        w.lit("\n{\"id\":"); w.str(id); w.lit(",")
+        let needle = w.bytes
+        return (try? Posix.withMappedFile(path) { buf -> Job? in
+            guard let buf = buf else { return nil }
+            defer { Posix.releaseMapped(buf, upTo: buf.count) }
+            guard let hit = ScheduleScan.find(needle, in: buf, from: 0, to: buf.count) else { return nil }
+            let start = hit + 1
+            var end = JournalFile.nextNewline(buf, from: start) ?? buf.count
+            if end > start, buf[end - 1] == UInt8(ascii: ",") { end -= 1 }
+            guard let v = try? JSONParser.parse(bytes: UnsafeBufferPointer(rebasing: buf[start..<end])), let job = Job(json: v), job.id == id else { return nil }
+            return job
+        }) ?? nil
     }
 
     static func corrupt(_ path: String, _ why: String) -> QueueError { .corrupt(path: path, reason: why) }

@@ -16,6 +16,7 @@ public final class Worker {
 
     public init(store: JSONStore, slot: Int, supervisorFd: Int32, log: @escaping (String) -> Void) {
         self.store = store
+        store.keepsFinished = false  // live jobs only in memory (ARCHITECTURE.md, "Finished jobs stay on disk")
         self.slot = slot
         self.supervisorFd = supervisorFd
         self.pid = Int(getpid())
