@@ -1,8 +1,10 @@
 import Glibc
 
 /// `queuectl dashboard`: routes, security checks and the JSON API. Pages are in DashboardPages.
-/// Every read takes the store's shared lock only while loading (the state is cached and
-/// refreshed from the journal), and rendering happens after the lock is released.
+/// The overview, the job lists and a job's page read what they show without loading every job
+/// (JSONStore.overview, recent, job); what needs every job (metrics, `/api/jobs` by offset) and
+/// the changes load them into a scratch store that is dropped after the request, so the
+/// dashboard never holds the whole queue in memory between requests.
 public final class Dashboard {
     let store: JSONStore
     public let token: String
@@ -82,21 +84,21 @@ public final class Dashboard {
         let parts = r.path.split(separator: "/", omittingEmptySubsequences: true)
         switch (parts.count, parts.first) {
         case (0, _):
-            let (state, workers) = try snapshot()
-            return html(DashboardPages.overview(state: state, workers: workers, metrics: Metrics.compute(state, now: now), now: now, token: token))
+            let o = try overview(now: now, recent: 10)
+            return html(DashboardPages.overview(recent: o.recent, workers: o.workers, metrics: o.metrics, now: now, token: token))
         case (1, "jobs"):
-            let state = try store.read { $0 }
             let filter = try r.query["state"].flatMap { $0.isEmpty ? nil : $0 }.map(parseState)
-            let page = max(1, Int(r.query["page"] ?? "1") ?? 1)
-            return html(DashboardPages.jobs(state: state, filter: filter, page: page, now: now, token: token))
+            let asked = max(1, min(1_000_000, Int(r.query["page"] ?? "1") ?? 1))
+            let (slice, total, page) = try jobsPage(filter: filter, page: asked)
+            return html(DashboardPages.jobs(slice: slice, total: total, filter: filter, page: page, now: now, token: token))
         case (2, "jobs"):
             guard let id = jobId(parts[1]), let job = try store.job(id) else { return notFound() }
             return html(DashboardPages.job(job, logs: logs(job), token: token))
         case (1, "dlq"):
-            return html(DashboardPages.dlq(state: try store.read { $0 }, token: token))
+            let (dead, total) = try newest(DashboardPages.dlqShown, state: .dead)
+            return html(DashboardPages.dlq(dead: dead, total: total, token: token))
         case (1, "workers"):
-            let (_, workers) = try snapshot()
-            return html(DashboardPages.workers(workers, now: now, token: token))
+            return html(DashboardPages.workers(try overview(now: now, recent: 0).workers, now: now, token: token))
         case (1, "config"):
             return html(DashboardPages.config(try store.config(), token: token))
         case (2, "static") where parts[1] == "style.css":
@@ -105,7 +107,7 @@ public final class Dashboard {
             return HTTPResponse(status: 200, contentType: "text/javascript; charset=utf-8", body: DashboardPages.js)
         case (1, "metrics"):
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                                body: Prometheus.render(Metrics.compute(try store.read { $0 }, now: now)))
+                                body: Prometheus.render(Metrics.compute(try scratch().read { $0 }, now: now)))
         case (_, "api"):
             return try getAPI(r, Array(parts.dropFirst()), now: now)
         default:
@@ -116,17 +118,17 @@ public final class Dashboard {
     func getAPI(_ r: HTTPRequest, _ parts: [Substring], now: Millis) throws -> HTTPResponse {
         switch (parts.count, parts.first) {
         case (1, "status"):
-            let (state, workers) = try snapshot()
-            let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(state.count($0)))) })
-            return json(.object([("counts", counts), ("total", .int(Int64(state.count))),
-                                 ("workers", .array(workers.map { w in
+            let o = try overview(now: now, recent: 0)
+            let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(o.metrics.counts[$0] ?? 0))) })
+            return json(.object([("counts", counts), ("total", .int(Int64(o.metrics.counts.values.reduce(0, +)))),
+                                 ("workers", .array(o.workers.map { w in
                                      .object([("slot", .int(Int64(w.slot))), ("pid", .int(Int64(w.pid))), ("job", w.job.map { .string($0.id) } ?? .null)])
                                  }))]))
         case (1, "jobs"):
             let filter = try r.query["state"].flatMap { $0.isEmpty ? nil : $0 }.map(parseState)
             let limit = min(1000, max(0, Int(r.query["limit"] ?? "100") ?? 100))
             let offset = max(0, Int(r.query["offset"] ?? "0") ?? 0)
-            let jobs = try store.read { $0.ordered(state: filter) }
+            let jobs = try scratch().read { $0.ordered(state: filter) }
             let slice = offset < jobs.count ? Array(jobs[offset..<min(jobs.count, offset + limit)]) : []
             return json(.object([("total", .int(Int64(jobs.count))), ("offset", .int(Int64(offset))), ("jobs", .array(slice.map(\.json)))]))
         case (2, "jobs"):
@@ -140,7 +142,7 @@ public final class Dashboard {
             }
             return json(.array(logs(job).map { .object([("attempt", .int(Int64($0.0))), ("output", .string($0.1))]) }))
         case (1, "metrics"):
-            return json(Metrics.compute(try store.read { $0 }, now: now).json)
+            return json(Metrics.compute(try scratch().read { $0 }, now: now).json)
         default:
             return json(.object([("error", .string("not found"))]), status: 404)
         }
@@ -152,18 +154,18 @@ public final class Dashboard {
         case (2, "dlq") where parts[1] == "retry":   // the page's forms
             let form = r.form
             if form["all"] != nil {
-                try DeadLetters.retry(store: store, ids: [], all: true)
+                try DeadLetters.retry(store: scratch(), ids: [], all: true)
             } else {
                 guard let id = form["id"].flatMap({ jobId(Substring($0)) }) else { throw QueueError.usage("give a job id") }
-                try DeadLetters.retry(store: store, ids: [id], all: false)
+                try DeadLetters.retry(store: scratch(), ids: [id], all: false)
             }
             return HTTPResponse(status: 303, body: "", headers: [("Location", "/dlq")])
         case (4, "api") where parts[1] == "jobs" && parts[3] == "retry":
             guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }
-            let ids = try DeadLetters.retry(store: store, ids: [id], all: false)
+            let ids = try DeadLetters.retry(store: scratch(), ids: [id], all: false)
             return json(.object([("retried", .array(ids.map { .string($0) }))]))
         case (2, "api") where parts[1] == "retry-all":
-            let ids = try DeadLetters.retry(store: store, ids: [], all: true)
+            let ids = try DeadLetters.retry(store: scratch(), ids: [], all: true)
             return json(.object([("retried", .array(ids.map { .string($0) }))]))
         default:
             return HTTPResponse(status: 404, body: "not found\n")
@@ -175,9 +177,42 @@ public final class Dashboard {
         return st
     }
 
-    func snapshot() throws -> (QueueState, [WorkerControl.WorkerInfo]) {
-        let state = try store.read { $0 }
-        return (state, WorkerControl.workers(home: store.home, state: state).1)
+    /// A store for one request that needs every job or changes them; dropped after it, so the
+    /// dashboard's own store never keeps the whole state (which would turn its light reads off).
+    func scratch() -> JSONStore { JSONStore(home: store.home) }
+
+    struct OverviewData { var recent: [Job]; var workers: [WorkerControl.WorkerInfo]; var metrics: Metrics }
+
+    /// Counts, the newest jobs, the workers and the last hour's attempts per minute.
+    func overview(now: Millis, recent k: Int) throws -> OverviewData {
+        if let o = try store.overview(now: now, recent: k) {
+            var m = Metrics()
+            m.counts = o.counts
+            m.completedPerMinute = o.completedPerMinute
+            m.failedPerMinute = o.failedPerMinute
+            return OverviewData(recent: o.recent.reversed(), workers: WorkerControl.workers(home: store.home, processing: o.processing).1, metrics: m)
+        }
+        let state = try scratch().read { $0 }  // the files cannot answer that way (an older home)
+        return OverviewData(recent: Array(state.ordered().suffix(k).reversed()), workers: WorkerControl.workers(home: store.home, state: state).1,
+                            metrics: Metrics.compute(state, now: now))
+    }
+
+    /// The `n` newest jobs (of `state`), newest first, and how many there are in all.
+    func newest(_ n: Int, state: JobState?) throws -> ([Job], Int) {
+        if let r = try store.recent(limit: n, state: state) { return (r.jobs.reversed(), r.total) }
+        let all = try scratch().read { $0.ordered(state: state) }
+        return (all.suffix(n).reversed(), all.count)
+    }
+
+    /// A page of the job list (newest first), the total, and the page shown (the last one if
+    /// `page` is past it): reads the newest page × 50 jobs, never every job.
+    func jobsPage(filter: JobState?, page: Int) throws -> ([Job], Int, Int) {
+        let per = DashboardPages.jobsPerPage
+        var (jobs, total) = try newest(page * per, state: filter)
+        let last = max(1, (total + per - 1) / per)
+        if page > last { (jobs, total) = try newest(last * per, state: filter) }
+        let p = min(page, last)
+        return (Array(jobs.dropFirst((p - 1) * per).prefix(per)), total, p)
     }
 
     /// Output of every attempt (at most 256 KiB each, the tail when longer).

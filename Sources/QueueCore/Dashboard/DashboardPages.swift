@@ -49,11 +49,11 @@ enum DashboardPages {
 
     static let jobHead = "<tr><th>ID</th><th>State</th><th>Tries</th><th>Command</th><th>Last error</th></tr>"
 
-    static func overview(state: QueueState, workers: [WorkerControl.WorkerInfo], metrics: Metrics, now: Millis, token: String) -> String {
+    /// `recent`: the newest jobs, newest first; `metrics`: its counts and per-minute attempts.
+    static func overview(recent: [Job], workers: [WorkerControl.WorkerInfo], metrics: Metrics, now: Millis, token: String) -> String {
         let cards = JobState.allCases.map { s in
-            "<a class=\"card \(s.rawValue)\" href=\"/jobs?state=\(s.rawValue)\"><span class=\"n\" data-state=\"\(s.rawValue)\">\(state.count(s))</span><span>\(s.rawValue)</span></a>"
+            "<a class=\"card \(s.rawValue)\" href=\"/jobs?state=\(s.rawValue)\"><span class=\"n\" data-state=\"\(s.rawValue)\">\(metrics.counts[s] ?? 0)</span><span>\(s.rawValue)</span></a>"
         }.joined()
-        let recent = Array(state.ordered().suffix(10).reversed())
         return page("Overview", "Overview", token: token, """
         <section class="cards">\(cards)</section>
         <section><h2>Workers <span class="n" data-workers>\(workers.count)</span></h2>\(workerTable(workers, now: now))</section>
@@ -89,12 +89,12 @@ enum DashboardPages {
         return "<table><tr><th>Worker</th><th>PID</th><th>Job</th><th>Command</th></tr>\(rows)</table>"
     }
 
-    static func jobs(state: QueueState, filter: JobState?, page pageNo: Int, now: Millis, token: String) -> String {
-        let all = Array(state.ordered(state: filter).reversed())
-        let per = 50
-        let pages = max(1, (all.count + per - 1) / per)
-        let p = min(pageNo, pages)
-        let slice = Array(all.dropFirst((p - 1) * per).prefix(per))
+    static let jobsPerPage = 50
+
+    /// `slice`: page `p`'s jobs, newest first, of `total` (of the filter's state).
+    static func jobs(slice: [Job], total: Int, filter: JobState?, page p: Int, now: Millis, token: String) -> String {
+        let per = jobsPerPage
+        let pages = max(1, (total + per - 1) / per)
         let filters = (["all"] + JobState.allCases.map(\.rawValue)).map { s in
             let active = (filter?.rawValue ?? "all") == s
             return "<a href=\"/jobs\(s == "all" ? "" : "?state=\(s)")\"\(active ? " class=\"active\"" : "")>\(s)</a>"
@@ -104,7 +104,7 @@ enum DashboardPages {
             + (p < pages ? " <a href=\"/jobs?\(q)page=\(p + 1)\">older →</a>" : "")
         return page("Jobs", "Jobs", token: token, """
         <h1>Jobs</h1><nav class="filters">\(filters)</nav>
-        <table>\(jobHead)\(jobRows(slice, now: now))</table><p class="pager">\(nav) · \(all.count) jobs</p>
+        <table>\(jobHead)\(jobRows(slice, now: now))</table><p class="pager">\(nav) · \(total) jobs</p>
         """)
     }
 
@@ -131,14 +131,17 @@ enum DashboardPages {
         """)
     }
 
-    static func dlq(state: QueueState, token: String) -> String {
-        let dead = Array(state.ordered(state: .dead).reversed())
+    static let dlqShown = 500
+
+    /// `dead`: the newest dead jobs, newest first, of `total`.
+    static func dlq(dead: [Job], total: Int, token: String) -> String {
         let hidden = "<input type=\"hidden\" name=\"token\" value=\"\(esc(token))\">"
         let rows = dead.map { j in
             "<tr><td><a href=\"/jobs/\(esc(j.id))\">\(esc(j.id))</a></td><td class=\"cmd\"><code>\(esc(j.command))</code></td><td>\(esc(j.lastError ?? ""))</td>"
                 + "<td><form method=\"post\" action=\"/dlq/retry\">\(hidden)<input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Retry</button></form></td></tr>"
         }.joined()
-        let all = dead.isEmpty ? "" : "<form method=\"post\" action=\"/dlq/retry\">\(hidden)<input type=\"hidden\" name=\"all\" value=\"1\"><button>Retry all \(dead.count)</button></form>"
+        let all = dead.isEmpty ? "" : "<form method=\"post\" action=\"/dlq/retry\">\(hidden)<input type=\"hidden\" name=\"all\" value=\"1\"><button>Retry all \(total)</button></form>"
+            + (total > dead.count ? "<p class=\"muted\">The newest \(dead.count) of \(total) are listed.</p>" : "")
         return page("DLQ", "DLQ", token: token, """
         <h1>Dead letter queue</h1>\(all)
         <table><tr><th>ID</th><th>Command</th><th>Last error</th><th></th></tr>\(rows.isEmpty ? "<tr><td colspan=\"4\" class=\"empty\">empty</td></tr>" : rows)</table>

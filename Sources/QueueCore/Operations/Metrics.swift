@@ -20,7 +20,8 @@ public struct Metrics {
         m.counts = state.counts
         var waits: [Double] = []
         var finishedAttempts = 0, finishedJobs = 0
-        let hourAgo = now - 3_600_000
+        // One bucket per clock minute, the current one last (as jobs.minutes keeps them).
+        let currentMinute = now / 60_000
         for j in state.all {
             if let f = j.firstStartedAt { waits.append(Double(f - j.createdAt) / 1000) }
             if j.state == .completed || j.state == .dead {
@@ -33,11 +34,10 @@ public struct Metrics {
                 let ok = a.exitCode == 0 && a.signal == nil && a.error == nil
                 if ok { m.totalSucceeded += 1 } else { m.totalFailed += 1 }
                 m.runTimes.append(Double(end - a.startedAt) / 1000)
-                if end > hourAgo && end <= now {
-                    let bucket = 59 - Int((now - end) / 60_000)
-                    if bucket >= 0 && bucket < 60 {
-                        if ok { m.completedPerMinute[bucket] += 1 } else { m.failedPerMinute[bucket] += 1 }
-                    }
+                let age = currentMinute - end / 60_000
+                if age >= 0 && age < 60 {
+                    let bucket = 59 - Int(age)
+                    if ok { m.completedPerMinute[bucket] += 1 } else { m.failedPerMinute[bucket] += 1 }
                 }
             }
         }

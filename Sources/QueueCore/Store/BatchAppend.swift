@@ -75,12 +75,13 @@ extension JSONStore {
             let fd = try Posix.open(snapTmp, O_WRONLY | O_CREAT | O_TRUNC)
             defer { close(fd) }
             let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
+            let oldMinutes = ThroughputFile.read(home.throughput, generation: g)
             let r = try Posix.withMapped(fd: batchFd, path: batch.path) { records in
                 try view.withChanges { changes in
                     try withOptionalMapped(snapFd, path: view.snapshotPath) { base in
                         try withOldIndex(idsFd, generation: g) { oldIds in
                             try SnapshotMerge.write(base: base, baseFd: snapFd, basePath: view.snapshotPath, oldIds: oldIds, oldDue: oldDue,
-                                                    changes: changes, changesPath: home.journal, appending: records, appendingPath: batch.path,
+                                                    oldMinutes: oldMinutes, changes: changes, changesPath: home.journal, appending: records, appendingPath: batch.path,
                                                     meta: meta, to: fd, path: snapTmp)
                         }
                     }
@@ -123,6 +124,7 @@ extension JSONStore {
         }
         try Posix.atomicWrite(path: home.idIndex, byteChunks: merged.ids)
         try Posix.atomicWrite(path: home.dueIndex, byteChunks: merged.due)
+        try Posix.atomicWrite(path: home.throughput, byteChunks: merged.minutes)
         let linked = home.snapshot(generation: gen)
         unlink(linked)
         guard link(snapshotTemp, linked) == 0 else { throw SystemError(operation: "link", path: linked, code: errno) }

@@ -134,7 +134,7 @@ extension JSONStore {
             return t
         }
         try requireRoomToCompact(snapshotPath: view.snapshotPath, journalBytes: view.journalSize)
-        let snapTmp = temp(home.snapshot), idsTmp = temp(home.idIndex), dueTmp = temp(home.dueIndex)
+        let snapTmp = temp(home.snapshot), idsTmp = temp(home.idIndex), dueTmp = temp(home.dueIndex), minutesTmp = temp(home.throughput)
         let keptPath = home.journal(generation: g), keptTmp = temp(keptPath)
         let meta = SnapshotFile.Meta(generation: g + 1, jobCount: 0, counts: [:], jobsBytes: 0,
                                      cut: SnapshotFile.Cut(generation: g, offset: cutAt))
@@ -145,11 +145,12 @@ extension JSONStore {
             let idsFd = Glibc.open(home.idIndex, O_RDONLY | O_CLOEXEC)
             defer { if idsFd >= 0 { close(idsFd) } }
             let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
+            let oldMinutes = ThroughputFile.read(home.throughput, generation: g)
             let r = try Posix.withMapped(fd: snapFd, path: view.snapshotPath) { base in
                 try changes.withUnsafeBufferPointer { changes in
                     try withOldIndex(idsFd, generation: g) { oldIds in
                         try SnapshotMerge.write(base: base, baseFd: snapFd, basePath: view.snapshotPath, oldIds: oldIds, oldDue: oldDue,
-                                                changes: changes, changesPath: home.journal, meta: meta, to: fd, path: snapTmp)
+                                                oldMinutes: oldMinutes, changes: changes, changesPath: home.journal, meta: meta, to: fd, path: snapTmp)
                     }
                 }
             }
@@ -158,6 +159,7 @@ extension JSONStore {
         }()
         try Posix.writeSynced(path: idsTmp, chunks: merged.ids)
         try Posix.writeSynced(path: dueTmp, chunks: merged.due)
+        try Posix.writeSynced(path: minutesTmp, chunks: merged.minutes)
         let keptFd = try Posix.open(keptTmp, O_WRONLY | O_CREAT | O_TRUNC)
         defer { close(keptFd) }
         try Posix.pwriteAll(fd: keptFd, journalHead, at: 0, path: keptTmp)
@@ -180,6 +182,7 @@ extension JSONStore {
         Failpoint.hit("compact.kept")
         try Posix.rename(idsTmp, home.idIndex)
         try Posix.rename(dueTmp, home.dueIndex)
+        try Posix.rename(minutesTmp, home.throughput)
         let linked = home.snapshot(generation: g + 1)
         unlink(linked)
         guard link(snapTmp, linked) == 0 else { throw SystemError(operation: "link", path: linked, code: errno) }

@@ -31,6 +31,7 @@ public struct Home {
     public func snapshot(generation: Int64) -> String { path + "/jobs.\(generation).json" }
     public var idIndex: String { path + "/jobs.ids" }
     public var dueIndex: String { path + "/jobs.due" }
+    public var throughput: String { path + "/jobs.minutes" }
     public var journal: String { path + "/journal.jsonl" }
     /// The journal of generation G as it was when it was folded into G+1 (kept for one generation).
     public func journal(generation: Int64) -> String { path + "/journal.\(generation).jsonl" }

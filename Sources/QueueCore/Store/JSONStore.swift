@@ -787,7 +787,7 @@ public final class JSONStore {
     /// temporary files. Temporary files of other writers (the pid file, the dashboard token) are
     /// never touched.
     func sweep(keeping gen: Int64, temporaries: Bool, generations: Bool = true) {
-        let mine = ["jobs.json.tmp-", "jobs.ids.tmp-", "jobs.due.tmp-", "journal."]
+        let mine = ["jobs.json.tmp-", "jobs.ids.tmp-", "jobs.due.tmp-", "jobs.minutes.tmp-", "journal."]
         for name in Posix.listDirectory(home.path) {
             func generation(_ prefix: String, _ suffix: String) -> Int64? {
                 guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
@@ -818,6 +818,8 @@ public final class JSONStore {
             let locations = try SnapshotFile.write(state: state, generation: generation, to: fd, path: tmp)
             try Posix.atomicWrite(path: home.idIndex, byteChunks: IdIndexFile.encode(locations: locations, generation: generation))
             try Posix.atomicWrite(path: home.dueIndex, byteChunks: DueIndexFile.encode(state: state, generation: generation))
+            let now = Clock.nowMillis()
+            try Posix.atomicWrite(path: home.throughput, byteChunks: ThroughputFile.encode(ThroughputFile.of(state, now: now), generation: generation, now: now))
         })
     }
 }

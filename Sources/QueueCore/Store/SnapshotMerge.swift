@@ -14,6 +14,7 @@ enum SnapshotMerge {
     struct Result {
         var ids: [[UInt8]]
         var due: [[UInt8]]
+        var minutes: [[UInt8]]
         var jobCount: Int
     }
 
@@ -21,7 +22,7 @@ enum SnapshotMerge {
     /// sidecars when they carry its generation; `changes`: complete journal change lines,
     /// oldest first. Writes the whole file (header last) to `fd`.
     static func write(base: UnsafeBufferPointer<UInt8>?, baseFd: Int32 = -1, basePath: String, oldIds: UnsafeBufferPointer<UInt8>?,
-                      oldDue: [String: Millis]?, changes: UnsafeBufferPointer<UInt8>, changesPath: String,
+                      oldDue: [String: Millis]?, oldMinutes: ThroughputFile.Minutes?, changes: UnsafeBufferPointer<UInt8>, changesPath: String,
                       appending batch: UnsafeBufferPointer<UInt8>? = nil, appendingPath: String = "",
                       meta: SnapshotFile.Meta, to fd: Int32, path: String) throws -> Result {
         // The journal's last word on each id, the order ids first appeared, and the counts.
@@ -29,8 +30,10 @@ enum SnapshotMerge {
         var firstSeen: [String] = []
         var createdHere: Set<String> = []  // a put from nothing: a job (re)created since the old file
         var counts: [JobState: Int] = [:]
+        var minutes = oldMinutes ?? ThroughputFile.Minutes()  // none kept: the chart starts over
         for (n, r) in JournalFile.lineRanges(changes, from: 0, to: changes.count).enumerated() {
             let e = try JournalFile.parse(UnsafeBufferPointer(rebasing: changes[r]), path: changesPath, lineNo: n + 1)
+            minutes.add(from: e.from, to: e.to, updatedAt: e.job?.updatedAt ?? -1)
             if latest.updateValue(e.job, forKey: e.id) == nil { firstSeen.append(e.id) }
             // Created here, or deleted and created again: placed by its (new) creation key.
             if e.op == .put && e.from == nil { createdHere.insert(e.id) }
@@ -228,7 +231,8 @@ enum SnapshotMerge {
             ids = ids ?? rebuilt.ids
             due = due ?? rebuilt.due
         }
-        return Result(ids: ids!, due: due!, jobCount: jobCount)
+        let now = Clock.nowMillis()
+        return Result(ids: ids!, due: due!, minutes: ThroughputFile.encode(minutes, generation: meta.generation, now: now), jobCount: jobCount)
     }
 
     /// Where the changed ids' records are in the old file, by its index, in file order; nil when

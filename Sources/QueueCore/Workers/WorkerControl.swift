@@ -56,12 +56,15 @@ public enum WorkerControl {
     }
 
     public static func workers(home: Home, state: QueueState?) -> (PidFile?, [WorkerInfo]) {
+        workers(home: home, processing: state?.processing ?? [])
+    }
+
+    /// The same, given the processing jobs (read without loading the others).
+    public static func workers(home: Home, processing: [Job]) -> (PidFile?, [WorkerInfo]) {
         guard let pf = PidFile.live(home) else { return (nil, []) }
         var byPid: [Int: Job] = [:]
-        if let s = state {
-            for j in s.processing where j.state == .processing && (j.workerHost ?? pf.hostId) == pf.hostId {
-                if let p = j.workerPid { byPid[p] = j }
-            }
+        for j in processing where j.state == .processing && (j.workerHost ?? pf.hostId) == pf.hostId {
+            if let p = j.workerPid { byPid[p] = j }
         }
         return (pf, pf.workers.map { WorkerInfo(slot: $0.slot, pid: $0.pid, job: byPid[$0.pid]) })
     }
