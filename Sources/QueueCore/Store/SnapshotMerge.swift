@@ -284,12 +284,34 @@ enum SnapshotMerge {
         /// Whether copy_file_range works between these files (a kernel-side copy: no page of the
         /// old file is faulted into this process; not every file system has it).
         var kernelCopy = true
-        /// Writes `bytes`, which are also at `offset` of the file open on `source`.
+        /// Writes `bytes`, which are also at `offset` of the file open on `source`, in pieces of
+        /// `piece` bytes: each piece's writeback starts as soon as it is written, and the one
+        /// before it is waited for, so at most two pieces of this file are ever queued for the
+        /// disk. Hundreds of MB left dirty until the final fsync would make every other process's
+        /// fdatasync wait behind them (ext4 commits them together).
         mutating func direct(_ bytes: UnsafeBufferPointer<UInt8>, from source: Int32, at offset: Int) throws {
             try flush()
             var done = 0
+            while done < bytes.count {
+                let n = min(Output.piece, bytes.count - done)
+                try copy(UnsafeBufferPointer(rebasing: bytes[done..<(done + n)]), from: source, at: offset + done, to: flushed + done)
+                _ = syncFileRange(fd, off_t(flushed + done), off_t(n), 2 /* SYNC_FILE_RANGE_WRITE */)
+                if let (at, count) = inFlight { _ = syncFileRange(fd, off_t(at), off_t(count), 1 | 2 | 4 /* WAIT_BEFORE|WRITE|WAIT_AFTER */) }
+                inFlight = (flushed + done, n)
+                done += n
+            }
+            flushed += bytes.count
+        }
+
+        static let piece = 16 << 20
+        /// The piece whose writeback was started last and not yet waited for.
+        var inFlight: (Int, Int)? = nil
+
+        /// One piece: by the kernel when it can, else through this process.
+        private mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>, from source: Int32, at offset: Int, to target: Int) throws {
+            var done = 0
             while kernelCopy && source >= 0 && done < bytes.count {
-                var inOff = off_t(offset + done), outOff = off_t(flushed + done)
+                var inOff = off_t(offset + done), outOff = off_t(target + done)
                 let n = copyFileRange(source, &inOff, fd, &outOff, bytes.count - done, 0)
                 if n > 0 { done += n; continue }
                 if n < 0 && errno == EINTR { continue }
@@ -299,12 +321,8 @@ enum SnapshotMerge {
                 kernelCopy = false  // unsupported here (or the source ended early): write it ourselves
             }
             if done < bytes.count {
-                try Posix.pwriteAll(fd: fd, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[done...]), at: flushed + done, path: path)
+                try Posix.pwriteAll(fd: fd, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[done...]), at: target + done, path: path)
             }
-            // Start writing it to disk now: a file of hundreds of MB left dirty until the final
-            // fsync makes every other process's fdatasync wait behind it (ext4 commits them together).
-            _ = syncFileRange(fd, off_t(flushed), off_t(bytes.count), 2 /* SYNC_FILE_RANGE_WRITE */)
-            flushed += bytes.count
         }
     }
 
