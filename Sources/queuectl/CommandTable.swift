@@ -53,7 +53,7 @@ enum CommandTable {
         subcommands: [
             CommandSpec("show", summary: "every key with its value", options: [json]),
             CommandSpec("get", summary: "print one key's value", arguments: [ArgumentSpec("KEY", help: "a key such as max_retries (or max-retries)")]),
-            CommandSpec("set", summary: "set a key", arguments: [ArgumentSpec("KEY", help: "the key"), ArgumentSpec("VALUE", help: "its new value")],
+            CommandSpec("set", summary: "set a key", arguments: [ArgumentSpec("KEY", help: "the key"), ArgumentSpec("VALUE", help: "its new value, in the key's range (see 'queuectl config show')")],
                         examples: ["queuectl config set max-retries 5", "queuectl config set backoff_max 10m"]),
             CommandSpec("unset", summary: "reset a key to its default", arguments: [ArgumentSpec("KEY", help: "the key")]),
         ])

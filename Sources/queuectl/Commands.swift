@@ -31,11 +31,11 @@ enum Commands {
         }
     }
 
-    /// Parses an integer option, as a usage error when it is not one.
-    static func int(_ cmd: ParsedCommand, _ name: String, min: Int = 0) throws -> Int? {
+    /// Parses a whole-number option in `min...max`; anything else is a usage error naming the range.
+    static func int(_ cmd: ParsedCommand, _ name: String, min: Int = 0, max: Int = 1_000_000_000) throws -> Int? {
         guard let v = cmd.value(name) else { return nil }
-        guard let i = Int(v), i >= min else {
-            throw QueueError.usage("invalid value '\(v)' for --\(name): expected a whole number\(min == 0 ? " ≥ 0" : "")")
+        guard let i = Int(v), i >= min, i <= max else {
+            throw QueueError.usage("invalid value '\(v.prefix(40))' for --\(name): expected a whole number between \(min) and \(max)")
         }
         return i
     }
@@ -78,7 +78,7 @@ enum ConfigCommand {
             return 0
         }
         let rows = Config.keys.map { k in
-            [k.name, Config.display(c.value(k.name)), c.values[k.name] == nil ? Terminal.dim("default") : "set", k.help]
+            [k.name, Config.display(c.value(k.name)), c.values[k.name] == nil ? Terminal.dim("default") : "set", "\(k.help); \(k.range)"]
         }
         print(Terminal.table(["KEY", "VALUE", "", "MEANING"], rows, flex: 3))
         return 0
@@ -109,7 +109,7 @@ enum ConfigCommand {
 enum DashboardCommand {
     static func run(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let host = cmd.value("host") ?? "127.0.0.1"
-        let port = try Commands.int(cmd, "port") ?? 8000
+        let port = try Commands.int(cmd, "port", max: 65535) ?? 8000
         guard port <= 65535 else { throw QueueError.usage("invalid --port \(port): expected 0 to 65535") }
         let dashboard = try Dashboard(store: store)
         let server = try HTTPServer(host: host, port: port, handler: dashboard.handle)

@@ -92,7 +92,10 @@ enum EnqueueCommand {
             guard let v = cmd.value(opt) else { continue }
             switch key {
             case "max_retries", "priority":
-                guard let i = Int64(v) else { throw QueueError.usage("invalid value '\(v)' for --\(opt): expected a whole number") }
+                let low = key == "priority" ? -JobInput.maxWhole : 0
+                guard let i = Int64(v), i >= low, i <= JobInput.maxWhole else {
+                    throw QueueError.usage("invalid value '\(v.prefix(40))' for --\(opt): expected a whole number between \(low) and \(JobInput.maxWhole)")
+                }
                 o.append((key, .int(i)))
             case "cwd":
                 o.append((key, .string(v.hasPrefix("/") ? v : Posix.currentDirectory() + "/" + v)))

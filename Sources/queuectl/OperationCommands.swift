@@ -12,8 +12,8 @@ enum OperationCommands {
 
     static func duration(_ cmd: ParsedCommand, _ name: String) throws -> Double? {
         guard let v = cmd.value(name) else { return nil }
-        guard let d = Clock.parseDuration(v) else {
-            throw QueueError.usage("invalid value '\(v)' for --\(name): expected seconds or a duration like 30s, 5m, 2h, 7d")
+        guard let d = Clock.parseDuration(v), Clock.millis(seconds: d) != nil else {
+            throw QueueError.usage("invalid value '\(v.prefix(40))' for --\(name): expected seconds or a duration like 30s, 5m, 2h, 7d, between 0 and \(Clock.maxDurationText)")
         }
         return d
     }
@@ -75,7 +75,7 @@ enum OperationCommands {
         func s(_ v: Double?) -> String { v.map { Clock.humanDuration($0) } ?? "-" }
         let counts = JobState.allCases.map { "\($0.rawValue) \(m.counts[$0] ?? 0)" }.joined(separator: "  ")
         print(Terminal.bold("jobs") + "        " + counts)
-        print(Terminal.bold("success") + "     " + (m.successRate.map { String(Int(($0 * 100).rounded())) + "% of finished jobs completed" } ?? "-"))
+        print(Terminal.bold("success") + "     " + (m.successRate.map { String(Int(($0 * 100).rounded())) + "% of finished jobs completed" } ?? "-"))  // checked: a ratio 0…1
         print(Terminal.bold("attempts") + "    " + (m.attemptsPerJob.map { "\((($0 * 100).rounded() / 100)) per finished job" } ?? "-")
               + ", \(m.totalAttempts) in all (\(m.totalFailed) failed)")
         print(Terminal.bold("run time") + "    p50 \(s(m.runTimeP50))  p95 \(s(m.runTimeP95))  max \(s(m.runTimeMax))")

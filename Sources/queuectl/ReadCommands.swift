@@ -92,6 +92,7 @@ enum ReadCommands {
         // A background compaction that failed left its reason (the queue works on meanwhile).
         let compactionFailure = ((try? Posix.readFile(store.home.compactionFailure)) ?? nil)
             .map { String(decoding: $0, as: UTF8.self).trimmingTrailingNewlines }
+        let configProblems = try store.config().problems  // a hand-edited config.json: defaults in use
         if cmd.flag("json") {
             let c = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })
             let workers = JSON.array(live?.workers.map { .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) } ?? [])
@@ -102,6 +103,7 @@ enum ReadCommands {
                                ("supervisor_host", live.map { .string($0.hostName) } ?? .null),
                                ("file_system", .string(fs.name)),
                                ("compaction_failure", compactionFailure.map { .string($0) } ?? .null),
+                               ("config_problems", .array(configProblems.map { .string($0) })),
                                ("wakeup", .string(live.map { $0.wakeup.isEmpty ? fs.wakeup : $0.wakeup } ?? fs.wakeup))]).pretty())
             return 0
         }
@@ -111,6 +113,7 @@ enum ReadCommands {
         if let next = scheduled.next {
             print("\n\(scheduled.count) waiting for a later time; the next is due in \(Clock.humanDuration(Double(next - now) / 1000)) (\(Clock.local(next)))")
         }
+        for p in configProblems { print("\nconfig: \(p)") }
         if let why = compactionFailure {
             print("\nthe journal could not be folded into jobs.json (\(why)); work goes on in the journal, and the next compaction tries again")
         }

@@ -12,7 +12,7 @@ enum WorkerCommands {
     }
 
     static func start(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
-        let count = try Commands.int(cmd, "count", min: 1) ?? 1
+        let count = try Commands.int(cmd, "count", min: 1, max: 1024) ?? 1
         guard count <= 256 else { throw QueueError.usage("--count \(count) is too many; at most 256 workers") }
         let supervisor = Supervisor(store: store, count: count, log: logger())
         try supervisor.acquire()
@@ -60,7 +60,9 @@ enum WorkerCommands {
     static func stop(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         var timeout = 60.0
         if let t = cmd.value("timeout") {
-            guard let d = Clock.parseDuration(t) else { throw QueueError.usage("invalid value '\(t)' for --timeout: expected seconds or a duration like 30s") }
+            guard let d = Clock.parseDuration(t), Clock.millis(seconds: d) != nil else {
+                throw QueueError.usage("invalid value '\(t.prefix(40))' for --timeout: expected seconds or a duration like 30s, between 0 and \(Clock.maxDurationText)")
+            }
             timeout = d
         }
         switch try WorkerControl.stop(home: store.home, timeout: timeout, force: cmd.flag("force"), progress: { Terminal.err($0) }) {

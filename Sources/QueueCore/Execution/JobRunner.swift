@@ -24,35 +24,67 @@ public final class JobRunner {
 
     public init() {}
 
-    public func run(_ req: RunRequest) -> Outcome {
-        killedOnRequest = false
-        let (pipeR, pipeW) = Posix.makePipe()
-        let devNull = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+    /// A started attempt: its leader's pid (which is also its process group) and the leader's
+    /// start time, as the worker records them with the claim.
+    public struct Started {
+        public let pid: pid_t
+        public let startTime: Int64?
+        let output: Int32
+        let startedAt: Double
+    }
 
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(req.job.command), nil]
+    public enum Start {
+        case running(Started)
+        case failed(Outcome)  // it could not be started: the attempt's outcome
+    }
+
+    /// Runs one attempt to its end.
+    public func run(_ req: RunRequest) -> Outcome {
+        switch start(req) {
+        case .running(let s): return wait(s, req)
+        case .failed(let o): return o
+        }
+    }
+
+    /// Starts the attempt: `/bin/sh -c COMMAND` by posix_spawn (a vfork-style clone: no copy of
+    /// the worker's page tables) into a new process group, in the job's directory, with default
+    /// signal handling and an empty mask.
+    public func start(_ req: RunRequest) -> Start {
+        func failed(_ why: String) -> Start {
+            var o = Outcome()
+            o.error = why
+            return .failed(o)
+        }
+        killedOnRequest = false
+        var st = stat()
+        guard stat(req.job.cwd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, access(req.job.cwd, X_OK) == 0 else {
+            return failed("cannot enter the job's directory \(req.job.cwd): \(Posix.describe(errno == 0 ? ENOTDIR : errno))")
+        }
         var envStrings = Posix.environment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
-        for (k, v) in req.job.env {
+        for (k, v) in req.job.env where !k.hasPrefix("QUEUECTL_") {  // refused at enqueue; a hand-edited record may still hold them
             envStrings.removeAll { $0.hasPrefix(k + "=") }
             envStrings.append("\(k)=\(v)")
         }
         envStrings.append("QUEUECTL_JOB_ID=\(req.job.id)")
         envStrings.append("QUEUECTL_ATTEMPT=\(req.attempt)")
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(req.job.command), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
-        guard let cwd = strdup(req.job.cwd) else {
-            var o = Outcome()
-            o.error = "out of memory"
-            return o
-        }
+        let cwd = strdup(req.job.cwd)
         defer {
             for p in argv { free(p) }
             for p in envp { free(p) }
             free(cwd)
         }
-
-        // posix_spawn (a vfork-style clone: no copy of the worker's page tables) into a new
-        // process group, with default signal handling and an empty mask. Glibc's addchdir_np is
-        // not visible to Swift, so the worker (single-threaded) steps into the job's directory
-        // around the spawn.
+        guard argv.dropLast().allSatisfy({ $0 != nil }), envp.dropLast().allSatisfy({ $0 != nil }), let dir = cwd else {
+            return failed("cannot start the command: out of memory")
+        }
+        let (pipeR, pipeW) = Posix.makePipe()
+        guard pipeR >= 0 else { return failed("cannot start the command: cannot create a pipe (\(Posix.describe(errno)))") }
+        let devNull = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard devNull >= 0 else {
+            close(pipeR); close(pipeW)
+            return failed("cannot start the command: cannot open /dev/null (\(Posix.describe(errno)))")
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, devNull, 0)
@@ -63,28 +95,38 @@ public final class JobRunner {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attr)
         }
-        let here = Glibc.open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard chdir(cwd) == 0 else {
-            let e = errno
-            close(pipeR); close(pipeW); if devNull >= 0 { close(devNull) }; if here >= 0 { close(here) }
-            var o = Outcome()
-            o.error = "cannot enter the job's directory \(req.job.cwd): \(Posix.describe(e))"
-            return o
+        // The child steps into the job's directory; the worker itself never moves.
+        let chdirRc = spawnChdir(&actions, dir)
+        guard chdirRc == 0 else {
+            close(pipeR); close(pipeW); close(devNull)
+            return failed("cannot start the command: \(Posix.describe(chdirRc))")
         }
-        let start = Clock.monotonic()
+        let startedAt = Clock.monotonic()
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp)
-        if here >= 0 { fchdir(here); close(here) }
         close(pipeW)
-        if devNull >= 0 { close(devNull) }
+        close(devNull)
         if rc != 0 {
             close(pipeR)
-            var o = Outcome()
-            o.error = "cannot start the command: \(Posix.describe(rc))"
-            return o
+            return failed("cannot start the command: \(Posix.describe(rc))")
         }
         setpgid(pid, pid)  // also in the parent, so killpg works before the child gets to it
+        return .running(Started(pid: pid, startTime: Posix.processStartTime(Int(pid)), output: pipeR, startedAt: startedAt))
+    }
 
+    /// Kills an attempt that was started but whose claim could not be recorded, and reaps it.
+    public func abandon(_ s: Started) {
+        kill(-s.pid, SIGKILL)  // not reaped yet: the group is still ours
+        var status: Int32 = 0
+        while waitpid(s.pid, &status, 0) < 0 && errno == EINTR {}
+        close(s.output)
+    }
+
+    /// Copies the attempt's output to its log until it ends; enforces the timeout and `shouldKill`.
+    /// The group is only ever signalled while its leader is unreaped (a zombie still holds its
+    /// pid), so a recycled pid is never hit.
+    public func wait(_ s: Started, _ req: RunRequest) -> Outcome {
+        let pid = s.pid, pipeR = s.output, start = s.startedAt
         var log = CappedLog(path: req.logPath, limit: req.logMaxBytes)
         var status: Int32 = 0
         var exited = false
@@ -103,7 +145,7 @@ public final class JobRunner {
                 termSentAt = now
                 kill(-pid, SIGTERM)
             }
-            if let t = termSentAt, !killed, now - t >= req.killGrace {
+            if let t = termSentAt, !killed, !exited, now - t >= req.killGrace {
                 kill(-pid, SIGKILL)
                 killed = true
             }
@@ -117,7 +159,7 @@ public final class JobRunner {
             var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0)]
             if pipeOpen { fds.append(pollfd(fd: pipeR, events: Int16(POLLIN), revents: 0)) }
             for f in extraFds { fds.append(pollfd(fd: f, events: Int16(POLLIN), revents: 0)) }
-            Posix.poll(&fds, timeoutMs: Int32(max(0, wait) * 1000) + 1)
+            Posix.poll(&fds, seconds: wait + 0.001)
 
             if pipeOpen, fds[1].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(pipeR, $0.baseAddress!, $0.count) }
@@ -129,14 +171,13 @@ public final class JobRunner {
                 killedOnRequest = true
                 kill(-pid, SIGKILL)
             }
-            if !exited {
-                let r = waitpid(pid, &status, WNOHANG)
-                if r == pid {
-                    exited = true
-                    exitedAt = Clock.monotonic()
-                    // Leave nothing behind: background children of the job go with it.
-                    kill(-pid, SIGKILL)
-                }
+            if !exited && leaderExited(pid) {
+                // Leave nothing behind: background children of the job go with it, signalled
+                // while the leader's zombie still holds the group's id; then it is reaped.
+                kill(-pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                exited = true
+                exitedAt = Clock.monotonic()
             }
         }
         close(pipeR)
@@ -155,6 +196,17 @@ public final class JobRunner {
             o.timeoutSeconds = req.timeout
         }
         return o
+    }
+
+    /// Whether the leader has exited, without reaping it (WNOWAIT): its pid stays taken.
+    private func leaderExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        while true {
+            let r = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if r == 0 { return info._sifields._sigchld.si_pid == pid }
+            if errno == EINTR { continue }
+            return errno == ECHILD  // not our child any more: nothing left to wait for
+        }
     }
 
     private func exitStatusIsSignal(_ s: Int32) -> Bool { (s & 0x7f) != 0 && (s & 0x7f) != 0x7f }
@@ -214,3 +266,7 @@ struct CappedLog {
         fd = -1
     }
 }
+
+/// Glibc's posix_spawn_file_actions_addchdir_np (2.29+), which Swift's Glibc module does not show.
+@_silgen_name("posix_spawn_file_actions_addchdir_np")
+private func spawnChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32

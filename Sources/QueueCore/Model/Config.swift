@@ -5,22 +5,33 @@ public struct ConfigKey {
     public let defaultValue: Double
     public let help: String
     public let minimum: Double
+    /// The largest value accepted: far beyond any real use, and small enough that no arithmetic
+    /// on it (backoff, deadlines, sizes) can overflow or trap.
+    public let maximum: Double
     public let isInteger: Bool
     public let isDuration: Bool
+
+    /// `between 0 and 1000000000`, as the errors and README say it.
+    public var range: String { "between \(JSON.format(minimum)) and \(JSON.format(maximum))\(isDuration ? " seconds" : "")" }
+
+    public func accepts(_ v: Double) -> Bool {
+        v.isFinite && v >= minimum && v <= maximum && (!isInteger || v.rounded() == v)
+    }
 }
 
 public struct Config: Equatable {
+    static let century = Clock.maxDurationSeconds
     public static let keys: [ConfigKey] = [
-        ConfigKey(name: "max_retries", defaultValue: 3, help: "retries allowed after the first attempt", minimum: 0, isInteger: true, isDuration: false),
-        ConfigKey(name: "backoff_base", defaultValue: 2, help: "retry k waits backoff_base^k seconds", minimum: 1, isInteger: false, isDuration: false),
-        ConfigKey(name: "backoff_max", defaultValue: 3600, help: "longest wait between retries, seconds", minimum: 0, isInteger: false, isDuration: true),
-        ConfigKey(name: "job_timeout", defaultValue: 0, help: "default job timeout, seconds (0 = none)", minimum: 0, isInteger: false, isDuration: true),
-        ConfigKey(name: "poll_interval", defaultValue: 1, help: "fallback poll of idle workers, seconds", minimum: 0.01, isInteger: false, isDuration: true),
-        ConfigKey(name: "kill_grace", defaultValue: 2, help: "seconds between SIGTERM and SIGKILL on timeout", minimum: 0, isInteger: false, isDuration: true),
-        ConfigKey(name: "log_max_bytes", defaultValue: 10_485_760, help: "output kept per attempt; the rest is cut", minimum: 0, isInteger: true, isDuration: false),
-        ConfigKey(name: "retention", defaultValue: 0, help: "purge finished jobs older than this, seconds (0 = keep)", minimum: 0, isInteger: false, isDuration: true),
-        ConfigKey(name: "journal_max_bytes", defaultValue: 1_048_576, help: "journal size that starts a compaction into jobs.json (up to 3x this in a home whose jobs.json is 64x larger)", minimum: 4096, isInteger: true, isDuration: false),
-        ConfigKey(name: "fsync", defaultValue: 1, help: "1: a change is on disk before a command returns; 0: faster, the OS flushes later", minimum: 0, isInteger: true, isDuration: false),
+        ConfigKey(name: "max_retries", defaultValue: 3, help: "retries allowed after the first attempt", minimum: 0, maximum: Double(JobInput.maxWhole), isInteger: true, isDuration: false),
+        ConfigKey(name: "backoff_base", defaultValue: 2, help: "retry k waits backoff_base^k seconds", minimum: 1, maximum: 1_000_000, isInteger: false, isDuration: false),
+        ConfigKey(name: "backoff_max", defaultValue: 3600, help: "longest wait between retries, seconds", minimum: 0, maximum: century, isInteger: false, isDuration: true),
+        ConfigKey(name: "job_timeout", defaultValue: 0, help: "default job timeout, seconds (0 = none)", minimum: 0, maximum: century, isInteger: false, isDuration: true),
+        ConfigKey(name: "poll_interval", defaultValue: 1, help: "fallback poll of idle workers, seconds", minimum: 0.01, maximum: 3600, isInteger: false, isDuration: true),
+        ConfigKey(name: "kill_grace", defaultValue: 2, help: "seconds between SIGTERM and SIGKILL on timeout", minimum: 0, maximum: 3600, isInteger: false, isDuration: true),
+        ConfigKey(name: "log_max_bytes", defaultValue: 10_485_760, help: "output kept per attempt; the rest is cut", minimum: 0, maximum: 1_099_511_627_776, isInteger: true, isDuration: false),
+        ConfigKey(name: "retention", defaultValue: 0, help: "purge finished jobs older than this, seconds (0 = keep)", minimum: 0, maximum: century, isInteger: false, isDuration: true),
+        ConfigKey(name: "journal_max_bytes", defaultValue: 1_048_576, help: "journal size that starts a compaction into jobs.json (up to 3x this in a home whose jobs.json is 64x larger)", minimum: 4096, maximum: 1_073_741_824, isInteger: true, isDuration: false),
+        ConfigKey(name: "fsync", defaultValue: 1, help: "1: a change is on disk before a command returns; 0: faster, the OS flushes later", minimum: 0, maximum: 1, isInteger: true, isDuration: false),
     ]
 
     public var values: [String: Double] = [:]   // only keys that were set
@@ -45,32 +56,32 @@ public struct Config: Equatable {
         return Config.defaults[name] ?? 0
     }
 
-    public var maxRetries: Int { Int(value("max_retries")) }
+    /// A whole-number setting; validated on the way in, clamped here anyway (`values` is public).
+    private func whole(_ name: String) -> Int {
+        let v = value(name)
+        return v.isFinite ? Int(min(max(v, -1e15), 1e15)) : 0
+    }
+
+    public var maxRetries: Int { whole("max_retries") }
     public var backoffBase: Double { value("backoff_base") }
     public var backoffMax: Double { value("backoff_max") }
     public var jobTimeout: Double { value("job_timeout") }
     public var pollInterval: Double { value("poll_interval") }
     public var killGrace: Double { value("kill_grace") }
-    public var logMaxBytes: Int { Int(value("log_max_bytes")) }
+    public var logMaxBytes: Int { whole("log_max_bytes") }
     public var retention: Double { value("retention") }
     public var fsync: Bool { value("fsync") != 0 }
-    public var journalMaxBytes: Int { Int(min(value("journal_max_bytes"), 1e12)) }
+    public var journalMaxBytes: Int { whole("journal_max_bytes") }
 
-    /// Validates a user's value for a key; the error says what is allowed.
+    /// Validates a user's value for a key; the error names the key and the allowed range.
     public static func parse(key: ConfigKey, value text: String) throws -> Double {
         let v: Double?
         if key.isDuration { v = Clock.parseDuration(text) } else { v = Double(text.trimmingSpaces()) }
-        guard let value = v, value.isFinite else {
-            throw QueueError.usage("invalid value '\(text)' for \(key.name): expected \(key.isDuration ? "seconds or a duration like 30s, 5m, 2h" : key.isInteger ? "a whole number" : "a number")")
-        }
-        if key.isInteger && value.rounded() != value {
-            throw QueueError.usage("invalid value '\(text)' for \(key.name): expected a whole number")
-        }
-        if key.name == "fsync" && value > 1 {
-            throw QueueError.usage("invalid value '\(text)' for fsync: expected 1 (sync every change) or 0")
-        }
-        if value < key.minimum {
-            throw QueueError.usage("invalid value '\(text)' for \(key.name): must be at least \(JSON.format(key.minimum))")
+        let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+        let kind = key.isDuration ? "seconds or a duration like 30s, 5m, 2h" : key.isInteger ? "a whole number" : "a number"
+        guard let value = v, key.accepts(value) else {
+            if key.name == "fsync" { throw QueueError.usage("invalid value '\(shown)' for fsync: expected 1 (sync every change) or 0") }
+            throw QueueError.usage("invalid value '\(shown)' for \(key.name): expected \(kind) \(key.range)")
         }
         return value
     }
@@ -81,15 +92,28 @@ public struct Config: Equatable {
         .object(Config.keys.compactMap { k in values[k.name].map { (k.name, JSON.double($0)) } })
     }
 
-    public init(json: JSON, path: String) throws {
+    /// What was wrong in config.json (each bad entry is ignored and its default used).
+    public var problems: [String] = []
+
+    /// Reads config.json leniently: it may have been edited by hand, and no value in it may stop
+    /// the queue. A bad entry is noted in `problems` and its default is used.
+    public init(json: JSON, path: String) {
         guard case .object(let pairs) = json else {
-            throw QueueError.corrupt(path: path, reason: "expected a JSON object")
+            problems.append("\(path) is not a JSON object; using the defaults")
+            return
         }
         for (k, v) in pairs {
-            guard let key = Config.key(named: k), let d = v.doubleValue, d >= key.minimum else {
-                throw QueueError.corrupt(path: path, reason: "bad entry \"\(k)\"; fix it or remove the file")
+            guard let key = Config.key(named: k) else {
+                problems.append("\(path): unknown key \"\(k.prefix(40))\" ignored")
+                continue
+            }
+            guard let d = v.doubleValue, key.accepts(d) else {
+                problems.append("\(path): \(key.name) is \(v.serialized().prefix(40)), expected \(key.range); using the default \(JSON.format(key.defaultValue))")
+                continue
             }
             values[key.name] = d
         }
     }
+
+    public static func == (a: Config, b: Config) -> Bool { a.values == b.values }
 }

@@ -67,7 +67,10 @@ public struct Job: Equatable {
     public var state: JobState
     // Small numbers kept in 32 bits beside `state` (validated inputs stay far below 2^31; a
     // larger value is clamped, never trapped): 16 bytes less per job in a worker's memory.
+    // Pids and exit codes too (Linux pids stay below 2^22; `.min` = nil). Seven of them fill the
+    // room between `state` and `createdAt` exactly.
     private var _attempts: Int32 = 0, _maxRetries: Int32 = 0, _priority: Int32 = 0, _batchIndex: Int32 = 0
+    private var _exitCode = Int32.min, _workerPid = Int32.min, _jobPgid = Int32.min
     public var attempts: Int { get { Int(_attempts) } set { _attempts = Int32(clamping: newValue) } } // attempts in the current cycle (reset by `dlq retry`)
     public var maxRetries: Int { get { Int(_maxRetries) } set { _maxRetries = Int32(clamping: newValue) } }
     public var createdAt: Millis
@@ -77,12 +80,17 @@ public struct Job: Equatable {
     public var runAt: Millis? { get { _runAt == Millis.min ? nil : _runAt } set { _runAt = newValue ?? Millis.min } } // user's "not before"
     public var nextRunAt: Millis? { get { _nextRunAt == Millis.min ? nil : _nextRunAt } set { _nextRunAt = newValue ?? Millis.min } } // earliest next start (run_at, then backoff)
     public var timeout: Double? { get { _timeout.isNaN ? nil : _timeout } set { _timeout = newValue ?? .nan } } // nil = configured job_timeout; 0 = none
-    public var exitCode: Int? { get { _exitCode == Int.min ? nil : _exitCode } set { _exitCode = newValue ?? Int.min } }
+    public var exitCode: Int? { get { _exitCode == Int32.min ? nil : Int(_exitCode) } set { _exitCode = newValue.map { Int32(clamping: $0) } ?? Int32.min } }
     public var lastError: String?
     public var cwd: String
     public var env: [(String, String)] = []    // extra environment for the command
     public var dependsOn: [String] = []
-    public var workerPid: Int? { get { _workerPid == Int.min ? nil : _workerPid } set { _workerPid = newValue ?? Int.min } } // while processing
+    public var workerPid: Int? { get { _workerPid == Int32.min ? nil : Int(_workerPid) } set { _workerPid = newValue.map { Int32(clamping: $0) } ?? Int32.min } } // while processing
+    /// The running attempt's process group (its leader's pid) and the leader's start time,
+    /// recorded by the worker when it spawned it, in the claim's transaction: cancel and recovery
+    /// signal this group, and only while the leader with this start time is alive.
+    public var jobPgid: Int? { get { _jobPgid == Int32.min ? nil : Int(_jobPgid) } set { _jobPgid = newValue.map { Int32(clamping: $0) } ?? Int32.min } }
+    public var jobStart: Int64? { get { _jobStart == Int64.min ? nil : _jobStart } set { _jobStart = newValue ?? Int64.min } }
     public var workerStart: Int64? { get { _workerStart == Int64.min ? nil : _workerStart } set { _workerStart = newValue ?? Int64.min } } // the worker's /proc start time, to detect pid reuse
     public var workerHost: String?             // the worker's host (Host.id): its pid means nothing elsewhere
     public var startedAt: Millis? { get { _startedAt == Millis.min ? nil : _startedAt } set { _startedAt = newValue ?? Millis.min } } // start of the current/last attempt
@@ -93,7 +101,7 @@ public struct Job: Equatable {
     // bytes): a worker holds every live job, and at a million jobs this is 72 MB. `.min` / NaN = nil.
     private var _runAt = Millis.min, _nextRunAt = Millis.min, _startedAt = Millis.min
     private var _firstStartedAt = Millis.min, _finishedAt = Millis.min, _workerStart = Int64.min
-    private var _exitCode = Int.min, _workerPid = Int.min
+    private var _jobStart = Int64.min
     private var _timeout = Double.nan
 
     public init(id: String, command: String, state: JobState = .pending, maxRetries: Int, createdAt: Millis, cwd: String) {
@@ -135,6 +143,8 @@ public struct Job: Equatable {
         if let p = workerPid { o.append(("worker_pid", .int(Int64(p)))) }
         if let s = workerStart { o.append(("worker_start", .int(s))) }
         if let h = workerHost { o.append(("worker_host", .string(h))) }
+        if let g = jobPgid { o.append(("job_pgid", .int(Int64(g)))) }
+        if let s = jobStart { o.append(("job_start", .int(s))) }
         o.append(("started_at", t(startedAt)))
         o.append(("finished_at", t(finishedAt)))
         if let f = firstStartedAt { o.append(("first_started_at", .string(Clock.iso(f)))) }
@@ -165,6 +175,8 @@ public struct Job: Equatable {
         if let p = workerPid { w.lit(",\"worker_pid\":"); w.int(p) }
         if let s = workerStart { w.lit(",\"worker_start\":"); w.int(s) }
         if let h = workerHost { w.lit(",\"worker_host\":"); w.str(h) }
+        if let g = jobPgid { w.lit(",\"job_pgid\":"); w.int(g) }
+        if let s = jobStart { w.lit(",\"job_start\":"); w.int(s) }
         w.lit(",\"started_at\":"); w.time(startedAt)
         w.lit(",\"finished_at\":"); w.time(finishedAt)
         if let f = firstStartedAt { w.lit(",\"first_started_at\":"); w.time(f) }
@@ -207,6 +219,8 @@ public struct Job: Equatable {
             case "worker_pid": workerPid = v.intValue.map { Int($0) }
             case "worker_start": workerStart = v.intValue
             case "worker_host": workerHost = v.stringValue
+            case "job_pgid": jobPgid = v.intValue.map { Int($0) }
+            case "job_start": jobStart = v.intValue
             case "started_at": startedAt = t(v)
             case "finished_at": finishedAt = t(v)
             case "first_started_at": firstStartedAt = t(v)

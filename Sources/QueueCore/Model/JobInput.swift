@@ -32,6 +32,9 @@ public enum JobInput {
         return b.allSatisfy { alnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
     }
 
+    /// The largest whole number a job field takes (max_retries, priority's magnitude).
+    public static let maxWhole: Int64 = 1_000_000_000
+
     public static let idRule = "ids are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
     private static var idCounter = 0
@@ -63,19 +66,19 @@ public enum JobInput {
         }
         func int(_ key: String, min: Int64) throws -> Int? {
             guard let v = value[key], !v.isNull else { return nil }
-            guard let i = v.intValue else { throw fail(key, "must be a whole number, got \(v.typeName == "a number" ? v.serialized() : v.typeName)") }
-            guard i >= min else { throw fail(key, "must be at least \(min), got \(i)") }
-            guard i <= 1_000_000_000 else { throw fail(key, "is too large (\(i))") }
+            let range = "between \(min) and \(JobInput.maxWhole)"
+            guard let i = v.intValue else { throw fail(key, "must be a whole number \(range), got \(v.typeName == "a number" ? v.serialized() : v.typeName)") }
+            guard i >= min && i <= JobInput.maxWhole else { throw fail(key, "must be \(range), got \(i)") }
             return Int(i)
         }
         func seconds(_ key: String) throws -> Double? {
             guard let v = value[key], !v.isNull else { return nil }
-            if let d = v.doubleValue {
-                guard d >= 0 else { throw fail(key, "must not be negative, got \(v.serialized())") }
-                return d
+            let shown = v.stringValue.map { "\"\($0.prefix(40))\"" } ?? (v.doubleValue != nil ? v.serialized() : v.typeName)
+            guard let d = v.doubleValue ?? v.stringValue.flatMap(Clock.parseDuration) else {
+                throw fail(key, "must be seconds or a duration like \"30s\", \"5m\", \"2h\", got \(shown)")
             }
-            if let s = v.stringValue, let d = Clock.parseDuration(s) { return d }
-            throw fail(key, "must be seconds or a duration like \"30s\", \"5m\", \"2h\"")
+            guard Clock.millis(seconds: d) != nil else { throw fail(key, "must be between 0 and \(Clock.maxDurationText), got \(shown)") }
+            return d
         }
 
         guard let cmdValue = value["command"] else { throw QueueError.invalidJob("\(label): \"command\" is required") }
@@ -101,13 +104,16 @@ public enum JobInput {
         if let v = value["run_at"], !v.isNull {
             guard let s = v.stringValue else { throw fail("run_at", "must be an ISO-8601 date string") }
             guard let t = Clock.parseISO(s) else {
-                throw fail("run_at", "is not a date: \"\(s)\" (use ISO-8601, e.g. 2026-11-22T10:30:00Z)")
+                throw fail("run_at", "is not a date from 1970 to 9999: \"\(s.prefix(40))\" (use ISO-8601, e.g. 2026-11-22T10:30:00Z)")
             }
             job.runAt = t
         }
         if let d = try seconds("delay") {
             guard job.runAt == nil else { throw QueueError.invalidJob("\(label): give \"run_at\" or \"delay\", not both") }
-            job.runAt = now + Millis(d * 1000)
+            guard let ms = Clock.millis(seconds: d), ms <= Clock.latestMillis - now else {
+                throw fail("delay", "would put the job after the year 9999")
+            }
+            job.runAt = now + ms
         }
         job.nextRunAt = job.runAt
 
@@ -120,7 +126,12 @@ public enum JobInput {
             for (k, val) in e {
                 guard let s = val.stringValue else { throw fail("env", "value of \(k) must be a string") }
                 guard !k.isEmpty, !k.contains("="), !k.utf8.contains(0), !s.utf8.contains(0) else {
-                    throw fail("env", "has an invalid variable name \"\(k)\"")
+                    throw fail("env", "has an invalid variable name \"\(k.prefix(40))\"")
+                }
+                // queuectl sets these for the job itself; a job that could set them could pass
+                // for another job.
+                guard !k.hasPrefix("QUEUECTL_") else {
+                    throw fail("env", "may not set \(k.prefix(40)): variables starting with QUEUECTL_ are queuectl's own")
                 }
                 job.env.append((k, s))
             }

@@ -43,18 +43,18 @@ public enum Cancel {
         return result
     }
 
-    /// SIGTERM to the job's process group, SIGKILL after the grace. Only a group that carries
-    /// this job's QUEUECTL_JOB_ID is signalled, so a recycled pid is never hit.
+    /// SIGTERM to the job's recorded process group, SIGKILL after the grace; each signal only
+    /// while the group's leader is still the process its worker started (Recovery.ownedGroup).
     static func stopGroup(home: Home, job: Job, grace: Double) -> Bool {
-        guard let pgid = Recovery.jobGroup(home: home, job: job) else { return false }
+        guard let pgid = Recovery.ownedGroup(job) else { return false }
         kill(-pgid, SIGTERM)
         let deadline = Clock.monotonic() + grace
-        // Watch the leader (the job's shell): once it is gone the worker has collected it. The
-        // group itself may linger as zombies where PID 1 does not reap, so it is not watched.
-        while Clock.monotonic() < deadline && Posix.isAlive(pid: Int(pgid), startTime: nil) {
+        // Watch the leader (the job's shell): once it is gone its worker has killed the rest of
+        // the group and collected it.
+        while Clock.monotonic() < deadline && Recovery.ownedGroup(job) != nil {
             Posix.sleep(seconds: 0.02)
         }
-        kill(-pgid, SIGKILL)  // stragglers
+        if let still = Recovery.ownedGroup(job) { kill(-still, SIGKILL) }
         return true
     }
 }

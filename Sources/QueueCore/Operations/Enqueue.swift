@@ -1,31 +1,39 @@
 /// Adds validated jobs to the queue, all or nothing.
 public enum Enqueue {
-    /// Validates every job (keys, types, ids, duplicates in the batch and the home, dependencies,
-    /// cycles) and writes them in one transaction. On any error nothing is written.
+    /// Validates every job (keys, types, ranges, ids, duplicates in the batch and the home,
+    /// dependencies, cycles) and writes them in one transaction. On any error nothing is written.
+    /// What the input alone decides is checked before the lock is taken, so a bad value never
+    /// touches the home; only what needs the queue (ids taken, dependencies) is checked under it.
     @discardableResult
     public static func run(store: JSONStore, values: [JSON], cwd: String) throws -> [Job] {
-        try store.transaction { tx in
-            var jobs: [Job] = []
-            jobs.reserveCapacity(values.count)
-            var batchIds: [String: Int] = [:]
-            batchIds.reserveCapacity(values.count)
+        let config = try store.config()
+        let now = Clock.nowMillis()
+        var jobs: [Job] = []
+        jobs.reserveCapacity(values.count)
+        var batchIds: [String: Int] = [:]
+        batchIds.reserveCapacity(values.count)
+        for (n, v) in values.enumerated() {
+            let job = try JobInput.job(from: v, index: n, total: values.count, config: config, now: now, cwd: cwd)
+            if let first = batchIds[job.id] {
+                throw QueueError.invalidJob("\(label(job, n, of: values.count)): duplicate id, also used by job \(first + 1) of this batch")
+            }
+            batchIds[job.id] = n
+            jobs.append(job)
+        }
+        try checkCycles(jobs.filter { !$0.dependsOn.isEmpty }.map { ($0.id, $0.dependsOn) })
+        return try store.transaction { tx in
             tx.reserve(values.count)
-            for (n, v) in values.enumerated() {
-                let job = try JobInput.job(from: v, index: n, total: values.count, config: tx.config, now: tx.now, cwd: cwd)
-                var label: String { values.count > 1 ? "job \(n + 1) (\"\(job.id)\")" : "job \"\(job.id)\"" }
-                if let first = batchIds[job.id] {
-                    throw QueueError.invalidJob("\(label): duplicate id, also used by job \(first + 1) of this batch")
-                }
-                if try tx.contains(job.id) {
-                    throw QueueError.invalidJob("\(label): id already exists in this queue; pick another id or leave \"id\" out to get one generated")
-                }
-                batchIds[job.id] = n
-                jobs.append(job)
+            for (n, job) in jobs.enumerated() where try tx.contains(job.id) {
+                throw QueueError.invalidJob("\(label(job, n, of: jobs.count)): id already exists in this queue; pick another id or leave \"id\" out to get one generated")
             }
             try checkDependencies(jobs, batchIds: batchIds, tx: tx)
             for job in jobs { try tx.put(job) }
             return jobs
         }
+    }
+
+    static func label(_ job: Job, _ n: Int, of total: Int) -> String {
+        total > 1 ? "job \(n + 1) (\"\(job.id)\")" : "job \"\(job.id)\""
     }
 
     static func checkDependencies(_ jobs: [Job], batchIds: [String: Int], tx: Transaction) throws {
@@ -37,7 +45,6 @@ public enum Enqueue {
                 }
             }
         }
-        try checkCycles(jobs.filter { !$0.dependsOn.isEmpty }.map { ($0.id, $0.dependsOn) })
     }
 
     /// Existing jobs cannot depend on new ids, so a cycle can only be inside the batch: `deps`

@@ -8,7 +8,7 @@ public enum Purge {
             throw QueueError.usage("only finished jobs can be purged (completed, dead, cancelled), not \(s.rawValue)")
         }
         let ids: [String] = try store.transaction { tx in
-            let cutoff = olderThan.map { tx.now - Millis($0 * 1000) }
+            let cutoff = olderThan.map { tx.now - (Clock.millis(seconds: $0) ?? Clock.millis(seconds: Clock.maxDurationSeconds)!) }
             var victims: [String] = []
             try tx.eachFinished { id, st, finishedAt in
                 if (state == nil || st == state) && (cutoff == nil || finishedAt <= cutoff!) { victims.append(id) }

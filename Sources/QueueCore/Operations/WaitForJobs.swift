@@ -51,7 +51,7 @@ public enum WaitForJobs {
                 wait = min(wait, left)
             }
             var fds = [pollfd(fd: watch?.fd ?? -1, events: Int16(POLLIN), revents: 0)]
-            Posix.poll(&fds, timeoutMs: Int32(wait * 1000) + 1)
+            Posix.poll(&fds, seconds: wait + 0.001)
             watch?.drain()
         }
     }

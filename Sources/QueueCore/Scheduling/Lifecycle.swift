@@ -33,9 +33,13 @@ public struct Outcome {
 
 /// The state transitions of a job (ARCHITECTURE.md, "A job run"), in one place.
 public enum Lifecycle {
-    /// Seconds to wait after the k-th failed attempt: min(backoff_base^k, backoff_max).
+    /// Seconds to wait after the k-th failed attempt: min(backoff_base^k, backoff_max). Saturates:
+    /// a power that overflows (or a value no check let through) is the cap, never a trap.
     public static func backoff(afterAttempt k: Int, config: Config) -> Double {
-        min(pow(config.backoffBase, Double(k)), config.backoffMax)
+        let cap = min(max(config.backoffMax, 0), Clock.maxDurationSeconds)
+        let v = pow(config.backoffBase, Double(max(0, k)))
+        guard v.isFinite, v >= 0 else { return cap.isFinite ? cap : Clock.maxDurationSeconds }
+        return min(v, cap)
     }
 
     public static func claim(_ job: inout Job, now: Millis, workerPid: Int, workerStart: Int64?) {
@@ -44,6 +48,8 @@ public enum Lifecycle {
         job.workerPid = workerPid
         job.workerStart = workerStart
         job.workerHost = Host.current.id
+        job.jobPgid = nil  // set once the worker has spawned it
+        job.jobStart = nil
         job.startedAt = now
         job.finishedAt = nil
         if job.firstStartedAt == nil { job.firstStartedAt = now }
@@ -68,6 +74,8 @@ public enum Lifecycle {
         job.workerPid = nil
         job.workerStart = nil
         job.workerHost = nil
+        job.jobPgid = nil
+        job.jobStart = nil
         job.updatedAt = now
         if outcome.succeeded {
             job.state = .completed
@@ -78,7 +86,7 @@ public enum Lifecycle {
         }
         job.lastError = outcome.reason
         if job.attempts <= job.maxRetries {
-            let at = now + Millis(backoff(afterAttempt: job.attempts, config: config) * 1000)
+            let at = now + (Clock.millis(seconds: backoff(afterAttempt: job.attempts, config: config)) ?? 0)
             job.state = .failed
             job.nextRunAt = at
             return .retry(at: at)
@@ -102,6 +110,8 @@ public enum Lifecycle {
         job.workerPid = nil
         job.workerStart = nil
         job.workerHost = nil
+        job.jobPgid = nil
+        job.jobStart = nil
         job.nextRunAt = nil
         job.lastError = reason
         job.updatedAt = now
@@ -123,6 +133,8 @@ public enum Lifecycle {
         job.workerPid = nil
         job.workerStart = nil
         job.workerHost = nil
+        job.jobPgid = nil
+        job.jobStart = nil
         job.nextRunAt = nil
         job.finishedAt = now
         job.updatedAt = now

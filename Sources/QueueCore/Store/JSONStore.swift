@@ -184,7 +184,11 @@ public final class JSONStore {
 
     /// config.json as last read, with the (inode, size, mtime) it had: re-read only when it changes.
     private var configCache: (key: [Int], config: Config)?
+    /// The config problems this process already warned about (each is said once).
+    private var reportedConfigProblems: [String] = []
 
+    /// The settings. config.json may have been edited by hand: a bad value is reported once (a
+    /// warning on stderr, which is workers.log for workers) and its default used, never fatal.
     public func config() throws -> Config {
         var st = stat()
         guard stat(home.config, &st) == 0 else {
@@ -194,10 +198,16 @@ public final class JSONStore {
         let key = [Int(st.st_ino), Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)]
         if let c = configCache, c.key == key { return c.config }
         guard let bytes = try Posix.readFile(home.config) else { return Config() }
-        guard let json = try? JSONParser.parse(bytes: bytes) else {
-            throw QueueError.corrupt(path: home.config, reason: "not valid JSON")
+        var c = Config()
+        if let json = try? JSONParser.parse(bytes: bytes) {
+            c = Config(json: json, path: home.config)
+        } else {
+            c.problems = ["\(home.config) is not valid JSON; using the defaults (fix it, or 'queuectl config set' rewrites it)"]
         }
-        let c = try Config(json: json, path: home.config)
+        if c.problems != reportedConfigProblems {
+            for p in c.problems where !reportedConfigProblems.contains(p) { fputs("queuectl: warning: \(p)\n", stderr) }
+            reportedConfigProblems = c.problems
+        }
         configCache = (key, c)
         return c
     }
@@ -584,6 +594,7 @@ public final class JSONStore {
         let size = Int(st.st_size)
         var head = [UInt8](repeating: 0, count: min(size, 65536))
         let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+        if n < 0 { throw SystemError(operation: "read", path: path, code: errno) }
         guard n == head.count, let nl = head.firstIndex(of: 0x0A) else {
             throw QueueError.corrupt(path: home.snapshot, reason: "no header line")
         }

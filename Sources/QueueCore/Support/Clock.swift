@@ -4,6 +4,20 @@ import Glibc
 public typealias Millis = Int64
 
 public enum Clock {
+    /// The latest time queuectl accepts, stores or shows (9999-12-31T23:59:59.999Z): dates are
+    /// written with four-digit years, and anything later is refused where it enters.
+    public static let latestMillis: Millis = 253_402_300_799_999
+
+    /// The longest duration accepted anywhere (100 years): beyond any real use, far from overflow.
+    public static let maxDurationSeconds: Double = 3_155_760_000
+    public static let maxDurationText = "3155760000 seconds (100 years)"
+
+    /// Seconds as milliseconds; nil unless a finite value in 0…maxDurationSeconds.
+    public static func millis(seconds: Double) -> Millis? {
+        guard seconds.isFinite, seconds >= 0, seconds <= maxDurationSeconds else { return nil }
+        return Millis((seconds * 1000).rounded())  // checked: finite, 0…100 years above
+    }
+
     public static func nowMillis() -> Millis {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
@@ -20,6 +34,8 @@ public enum Clock {
     /// `2026-11-22T10:30:00.123Z`. Hand-rolled (civil-from-days): it runs for every timestamp of
     /// every job when a snapshot is written.
     public static func iso(_ ms: Millis) -> String {
+        // Refused at every input; clamped here so no stored value can print as another date.
+        let ms = min(max(ms, 0), latestMillis)
         var days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
         var rem = ms - days * 86_400_000
         let hour = rem / 3_600_000; rem %= 3_600_000
@@ -81,7 +97,7 @@ public enum Clock {
             }
             guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2),
                   let s = num(17, 2), let ms = num(20, 3), (1...12).contains(mo), d >= 1, d <= Int64(daysIn(month: Int(mo), year: Int(y))),
-                  h < 24, mi < 60, s < 61 else { return nil }
+                  h < 24, mi < 60, s < 61, y >= 1970 else { return nil }
             return (daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s) * 1000 + ms
         }
     }
@@ -101,8 +117,13 @@ public enum Clock {
     }
 
     /// Parses ISO-8601: `YYYY-MM-DD[T| ]HH:MM[:SS[.fff…]][Z|±HH[:MM]]` or a bare `YYYY-MM-DD`.
-    /// Without an offset the time is local, as a person typing it means.
+    /// Without an offset the time is local, as a person typing it means. Only 1970 to 9999.
     public static func parseISO(_ text: String) -> Millis? {
+        guard let t = parseAnyISO(text), (0...latestMillis).contains(t) else { return nil }
+        return t
+    }
+
+    private static func parseAnyISO(_ text: String) -> Millis? {
         if let fast = parseCanonical(text) { return fast }
         let b = Array(text.utf8)
         var i = 0
@@ -226,12 +247,13 @@ public enum Clock {
 
     /// `1.2s`, `3m05s`, `2h10m`, for humans.
     public static func humanDuration(_ seconds: Double) -> String {
-        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
+        let seconds = seconds.isFinite ? min(max(seconds, 0), 1e12) : 0  // never a trapping conversion
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }  // checked: clamped above
         if seconds < 60 {
             let tenths = (seconds * 10).rounded() / 10
-            return tenths == tenths.rounded() ? "\(Int(tenths))s" : "\(tenths)s"
+            return tenths == tenths.rounded() ? "\(Int(tenths))s" : "\(tenths)s"  // checked: < 60
         }
-        let s = Int(seconds.rounded())
+        let s = Int(seconds.rounded())  // checked: clamped above
         if s < 3600 { return "\(s / 60)m" + pad(s % 60, 2) + "s" }
         if s < 86400 { return "\(s / 3600)h" + pad((s % 3600) / 60, 2) + "m" }
         return "\(s / 86400)d" + pad((s % 86400) / 3600, 2) + "h"

@@ -361,6 +361,13 @@ public enum Posix {
     }
 
     /// poll(2) that retries on EINTR; returns the number of ready descriptors (0 on timeout).
+    /// Waits at most `seconds` (clamped to 0…1 hour: any value, even NaN, is a valid timeout).
+    @discardableResult
+    public static func poll(_ fds: inout [pollfd], seconds: Double) -> Int32 {
+        let s = seconds.isFinite ? min(max(seconds, 0), 3600) : 0
+        return poll(&fds, timeoutMs: Int32((s * 1000).rounded(.up)))  // checked: 0…3600 s
+    }
+
     @discardableResult
     public static func poll(_ fds: inout [pollfd], timeoutMs: Int32) -> Int32 {
         while true {
@@ -393,7 +400,8 @@ public enum Posix {
     }
 
     public static func sleep(seconds: Double) {
-        var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        let s = seconds.isFinite ? min(max(seconds, 0), 1e9) : 0
+        var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - s.rounded(.down)) * 1e9))
         var rem = timespec()
         while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
     }

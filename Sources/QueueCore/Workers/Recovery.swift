@@ -29,24 +29,14 @@ public enum Recovery {
     /// The dead worker's job may still be running; kill its process group so the retry does not
     /// overlap it.
     static func killOrphanedGroup(home: Home, job: Job) {
-        if let pgid = jobGroup(home: home, job: job) { kill(-pgid, SIGKILL) }
+        if let pgid = ownedGroup(job) { kill(-pgid, SIGKILL) }
     }
 
-    /// The process group running a job's latest attempt, if any: found by scanning /proc for a
-    /// group leader whose environment carries QUEUECTL_JOB_ID=<id> and QUEUECTL_ATTEMPT=<n>.
-    /// Only recovery and cancel need it, so the hot path writes nothing for it.
-    public static func jobGroup(home: Home, job: Job) -> Int32? {
-        guard let n = job.history.last?.number else { return nil }
-        let idVar = Array("QUEUECTL_JOB_ID=\(job.id)".utf8)
-        let attemptVar = Array("QUEUECTL_ATTEMPT=\(n)".utf8)
-        for name in Posix.listDirectory("/proc") {
-            guard let pid = Int32(name), pid > 1, getpgid(pid) == pid,
-                  let env = try? Posix.readFile("/proc/\(pid)/environ") else { continue }
-            let vars = env.split(separator: 0)
-            if vars.contains(where: { $0.elementsEqual(idVar) }) && vars.contains(where: { $0.elementsEqual(attemptVar) }) {
-                return pid
-            }
-        }
-        return nil
+    /// The process group running a job's attempt, as its worker recorded it with the claim: only
+    /// while the leader with the recorded start time is alive (a recycled pid fails the check),
+    /// and never found through anything the job itself controls, such as its environment.
+    static func ownedGroup(_ job: Job) -> pid_t? {
+        guard let g = job.jobPgid, g > 1, let start = job.jobStart, Posix.isAlive(pid: g, startTime: start) else { return nil }
+        return pid_t(g)
     }
 }

@@ -72,7 +72,7 @@ public final class Supervisor {
                 }
             }
             var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0)]
-            Posix.poll(&fds, timeoutMs: Int32(max(0.01, timeout) * 1000))
+            Posix.poll(&fds, seconds: max(0.01, timeout))
             let signals = SignalPipe.take()
             if signals.contains(SIGUSR1) {
                 if !stopping { log("forced stop: interrupting running jobs, they will run again") }
@@ -144,9 +144,48 @@ public final class Supervisor {
             crashes[slot] = lived < 5 ? (crashes[slot] ?? 0) + 1 : 0
             let delay = min(30, crashes[slot] == 0 ? 0 : pow(2, Double(crashes[slot]! - 1)))
             let how = (status & 0x7f) != 0 ? "was killed by signal \(status & 0x7f)" : "exited with code \((status >> 8) & 0xff)"
-            log("worker \(slot) (pid \(pid)) \(how); restarting\(delay > 0 ? " in \(Int(delay))s" : "")")
+            log("worker \(slot) (pid \(pid)) \(how); restarting\(delay > 0 ? " in \(Int(delay))s" : "")")  // checked: delay ≤ 30
+            if (status & 0x7f) != 0 { noteCrash(signal: status & 0x7f) }
             if delay > 0 { restartAt[slot] = Clock.monotonic() + delay } else { spawn(slot); writePidFile() }
         }
+    }
+
+    /// Jobs left by workers that died by a signal, with when (monotonic seconds).
+    private var crashedOn: [String: [Double]] = [:]
+
+    /// A worker died by a signal. Each processing job of this host whose worker is gone is
+    /// noted; a job found so twice within a minute (its worker crashed, and so did the one that
+    /// took it up, or recovered it) gets that attempt recorded as failed here, `worker crashed`,
+    /// instead of restarting workers into the same crash. Reads only the processing jobs.
+    func noteCrash(signal: Int32) {
+        let now = Clock.monotonic()
+        do {
+            let running = try store.counts()[.processing] ?? 0
+            guard running > 0, let orphans = try store.recent(limit: running, state: .processing)?.jobs else { return }
+            let mine = orphans.filter { ($0.workerHost ?? Host.current.id) == Host.current.id && !Posix.isAlive(pid: $0.workerPid ?? 0, startTime: $0.workerStart) }
+            var twice: [Job] = []
+            for j in mine {
+                let times = (crashedOn[j.id] ?? []).filter { now - $0 < 60 } + [now]
+                crashedOn[j.id] = times
+                if times.count >= 2 { twice.append(j); crashedOn[j.id] = nil }
+            }
+            crashedOn = crashedOn.filter { !$0.value.filter { now - $0 < 60 }.isEmpty }
+            guard !twice.isEmpty else { return }
+            try store.transaction { tx in
+                for seen in twice {
+                    guard var j = try tx.job(seen.id), j.state == .processing, j.workerPid == seen.workerPid, j.workerStart == seen.workerStart else { continue }
+                    Recovery.killOrphanedGroup(home: store.home, job: j)
+                    var o = Outcome()
+                    o.error = "worker crashed (killed by signal \(signal)) twice within a minute while holding this job"
+                    let result = Lifecycle.finish(&j, outcome: o, now: tx.now, config: tx.config)
+                    try tx.put(j)
+                    log("\(j.id): worker crashed twice within a minute on it; attempt recorded as failed, \(result == .dead ? "moved to the DLQ" : "will retry")")
+                }
+            }
+        } catch {
+            log("cannot check the jobs of a crashed worker: \(QueueError.from(error).description)")
+        }
+        store.closeFiles()  // keep no state or descriptor in the supervisor (its workers fork from it)
     }
 
     func writePidFile() {

@@ -35,15 +35,14 @@ public final class Worker {
             return
         }
         defer { if hostLock >= 0 { close(hostLock) } }
-        var next: (Job, Config)? = nil
+        var next: Claimed? = nil
         var unrecorded: Finished? = nil   // a result not yet written (kept across store errors)
         var failures = 0
         while !stopRequested || next != nil || (unrecorded != nil && failures < 10) {
             do {
                 if let f = unrecorded {
                     // Record the result and take the next job in one transaction (one fsync per job).
-                    next = try store.transaction { tx -> (Job, Config)? in
-                        tx.durable = false
+                    next = try claiming { tx in
                         try record(f, tx: tx)
                         return stopRequested ? nil : try claimNext(tx)
                     }
@@ -52,10 +51,7 @@ public final class Worker {
                     next = nil
                     unrecorded = execute(claimed)
                 } else {
-                    next = try store.transaction { tx in
-                        tx.durable = false
-                        return try claimNext(tx)
-                    }
+                    next = try claiming { tx in try claimNext(tx) }
                     if next == nil {
                         seen = store.changeMarker()
                         try idle()
@@ -71,11 +67,41 @@ public final class Worker {
         do { try store.syncJournal() } catch { log("worker \(slot): \(QueueError.from(error).description)") }
     }
 
+    /// A claimed job whose attempt was started inside the claim's transaction.
+    struct Claimed {
+        let job: Job
+        let request: RunRequest
+        let runner: JobRunner
+        let start: JobRunner.Start
+    }
+
+    /// The attempt started by the transaction under way (abandoned if it does not commit).
+    private var startedInTransaction: Claimed?
+
+    /// Runs a claiming transaction; if it fails to commit, the attempt it started is killed: a
+    /// job runs only under a recorded claim.
+    private func claiming(_ body: (Transaction) throws -> Claimed?) throws -> Claimed? {
+        startedInTransaction = nil
+        do {
+            return try store.transaction { tx in
+                tx.durable = false
+                return try body(tx)
+            }
+        } catch {
+            if let c = startedInTransaction, case .running(let s) = c.start { c.runner.abandon(s) }
+            startedInTransaction = nil
+            throw error
+        }
+    }
+
     private var lastRecovery = -Double.infinity
 
     /// Takes the next runnable job (caller holds the store's lock). This is where a job is claimed.
     /// Jobs of dead workers are recovered first (at most once a second: it reads /proc).
-    func claimNext(_ tx: Transaction) throws -> (Job, Config)? {
+    /// The attempt is started here, under the lock, so the claim records its process group and
+    /// the leader's start time: cancel and recovery signal exactly that group, nothing a job's
+    /// environment could name.
+    func claimNext(_ tx: Transaction) throws -> Claimed? {
         if Clock.monotonic() - lastRecovery >= 1 {
             lastRecovery = Clock.monotonic()
             try Recovery.recoverLostJobs(tx: tx, log: log)
@@ -90,8 +116,25 @@ public final class Worker {
             return nil
         }
         Lifecycle.claim(&job, now: tx.now, workerPid: pid, workerStart: startTime)
+        let config = tx.config
+        let attempt = job.history.last?.number ?? job.attempts
+        let request = RunRequest(job: job, attempt: attempt, logPath: store.home.logFile(job: job.id, attempt: attempt),
+                                 timeout: job.timeout ?? config.jobTimeout, killGrace: config.killGrace, logMaxBytes: config.logMaxBytes)
+        let runner = JobRunner()
+        runner.extraFds = [supervisorFd]
+        runner.shouldKill = { [unowned self] signals, supervisorGone in
+            self.handle(signals, supervisorGone: supervisorGone)
+            return self.forceRequested
+        }
+        let start = runner.start(request)
+        if case .running(let s) = start {
+            job.jobPgid = Int(s.pid)
+            job.jobStart = s.startTime
+        }
+        let claimed = Claimed(job: job, request: request, runner: runner, start: start)
+        startedInTransaction = claimed
         try tx.put(job)
-        return (job, tx.config)
+        return claimed
     }
 
     struct Finished {
@@ -100,21 +143,15 @@ public final class Worker {
         let interrupted: Bool
     }
 
-    func execute(_ claimed: (Job, Config)) -> Finished {
-        let (job, config) = claimed
-        let attempt = job.history.last?.number ?? job.attempts
+    func execute(_ claimed: Claimed) -> Finished {
+        let job = claimed.job
         log("\(job.id) claimed by worker \(slot) (attempt \(job.attempts) of \(job.maxRetries + 1)): \(job.command)")
-        let runner = JobRunner()
-        runner.extraFds = [supervisorFd]
-        runner.shouldKill = { [unowned self] signals, supervisorGone in
-            self.handle(signals, supervisorGone: supervisorGone)
-            return self.forceRequested
+        let outcome: Outcome
+        switch claimed.start {
+        case .running(let s): outcome = claimed.runner.wait(s, claimed.request)
+        case .failed(let o): outcome = o
         }
-        let timeout = job.timeout ?? config.jobTimeout
-        let outcome = runner.run(RunRequest(
-            job: job, attempt: attempt, logPath: store.home.logFile(job: job.id, attempt: attempt),
-            timeout: timeout, killGrace: config.killGrace, logMaxBytes: config.logMaxBytes))
-        return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest)
+        return Finished(job: job, outcome: outcome, interrupted: claimed.runner.killedOnRequest)
     }
 
     /// Writes an attempt's result: completed, retry later, the DLQ, or back to pending if interrupted.
@@ -187,7 +224,7 @@ public final class Worker {
         var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: supervisorFd, events: Int16(POLLIN), revents: 0)]
         if let w = watch { fds.append(pollfd(fd: w.fd, events: Int16(POLLIN), revents: 0)) }
-        Posix.poll(&fds, timeoutMs: Int32(min(seconds, 3600) * 1000) + 1)
+        Posix.poll(&fds, seconds: seconds + 0.001)
         handle(SignalPipe.take(), supervisorGone: fds[1].revents != 0)
         watch?.drain()
     }
