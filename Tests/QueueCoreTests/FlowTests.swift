@@ -56,6 +56,12 @@ final class FlowTests: XCTestCase {
     func testMetrics() throws { try runFlow("metrics") }
     func testRetention() throws { try runFlow("retention") }
 
+    // Hostile input: a hand-edited config.json, QUEUECTL_* impersonation, start/stop under compaction.
+    func testHostileConfig() throws { try runFlow("hostile_config") }
+    func testEnvImpersonation() throws { try runFlow("env_impersonation") }
+    func testStartStopCompaction() throws { try runFlow("start_stop_compaction") }
+    func testWorkerCrash() throws { try runFlow("worker_crash") }
+
     // A disk that fills up (a small tmpfs; skipped where it cannot be mounted).
     func testDiskFull() throws { try runFlow("disk_full") }
 

@@ -185,6 +185,11 @@ import Testing
         #expect(all == ["done", "new"], "nothing was lost: \(all)")
     }
 
+    /// A worker holds every live job: at a million pending jobs each byte of a job is a MB.
+    @Test func aJobInMemoryStaysAt216Bytes() {
+        #expect(MemoryLayout<Job>.size <= 216, "Job is \(MemoryLayout<Job>.size) bytes")
+    }
+
     /// Retention reads a record's own `finished_at`, whatever keys its `env` holds.
     @Test func theFinishTimeScanIsNotFooledByEnvironmentKeys() throws {
         var j = Job(id: "e", command: "true", maxRetries: 0, createdAt: 1_000, cwd: "/")

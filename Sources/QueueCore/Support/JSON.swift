@@ -199,7 +199,9 @@ public enum JSONParser {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
             if !isFloat, let v = Int64(text) { return .int(v) }
-            guard let d = Double(text), d.isFinite else { throw error("number out of range") }
+            // A number beyond Double's range is ±infinity here: JSON has no limit, and the reader
+            // of each field checks its own range (and names the field when refusing it).
+            guard let d = Double(text) else { throw error("invalid number") }
             return .double(d)
         }
 
@@ -354,7 +356,8 @@ extension JSON {
     }
 
     static func format(_ d: Double) -> String {
-        if d.rounded() == d && abs(d) < 1e15 { return String(Int64(d)) }
+        guard d.isFinite else { return "null" }  // JSON has no infinity: never written as a number
+        if d.rounded() == d && abs(d) < 1e15 { return String(Int64(d)) }  // checked: below 1e15
         return "\(d)"
     }
 
