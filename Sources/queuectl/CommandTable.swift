@@ -6,7 +6,7 @@ enum CommandTable {
 
     static let enqueue = CommandSpec(
         "enqueue", summary: "add jobs to the queue",
-        arguments: [ArgumentSpec("JSON", help: "a job as JSON, e.g. '{\"id\":\"job1\",\"command\":\"sleep 2\"}'", optional: true)],
+        arguments: [ArgumentSpec("JOB", help: "a job: JSON if it starts with { or [ (e.g. '{\"id\":\"job1\",\"command\":\"sleep 2\"}'), otherwise the shell command itself, as with --command. The job-field options below (--id to --cwd) also apply to JSON input (here or --file): they replace a single job's keys, and are defaults under a batch's own keys", optional: true)],
         options: [
             OptionSpec("file", short: "f", value: "PATH", help: "read jobs from a file (- = stdin): an object, an array or JSON Lines"),
             OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run"),
@@ -22,7 +22,8 @@ enum CommandTable {
         ],
         examples: [
             "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
-            "queuectl enqueue --file jobs.jsonl",
+            "queuectl enqueue 'echo hi'                      # a command, not JSON",
+            "queuectl enqueue --file jobs.jsonl --max-retries 0   # a default for every job without its own",
             "queuectl enqueue --id backup --max-retries 5 -- tar czf /tmp/home.tgz \"$HOME\"",
             "queuectl enqueue --delay 10m --command 'echo later'",
         ],
@@ -49,14 +50,20 @@ enum CommandTable {
         examples: ["queuectl status", "queuectl status --json"])
 
     static let config = CommandSpec(
-        "config", summary: "show or change configuration",
+        "config", summary: "show or change configuration (alone: config show)",
         subcommands: [
-            CommandSpec("show", summary: "every key with its value", options: [json]),
-            CommandSpec("get", summary: "print one key's value", arguments: [ArgumentSpec("KEY", help: "a key such as max_retries (or max-retries)")]),
+            CommandSpec("show", summary: "every key with its value and range", options: [json]),
+            CommandSpec("list", summary: "the same as show", options: [json]),
+            CommandSpec("get", summary: "print one key's value (no key: every key, as show)", arguments: [ArgumentSpec("KEY", help: "a key such as max_retries (or max-retries)", optional: true)], options: [json]),
             CommandSpec("set", summary: "set a key", arguments: [ArgumentSpec("KEY", help: "the key"), ArgumentSpec("VALUE", help: "its new value, in the key's range (see 'queuectl config show')")],
                         examples: ["queuectl config set max-retries 5", "queuectl config set backoff_max 10m"]),
             CommandSpec("unset", summary: "reset a key to its default", arguments: [ArgumentSpec("KEY", help: "the key")]),
-        ])
+        ],
+        defaultSubcommand: "show")
+
+    static let initHome = CommandSpec(
+        "init", summary: "create the home (the queue's directory) if it does not exist, and print its path",
+        examples: ["queuectl init", "queuectl --home /srv/queue init"])
 
     static let dlq = CommandSpec(
         "dlq", summary: "the dead letter queue: jobs out of retries",
@@ -73,10 +80,12 @@ enum CommandTable {
         subcommands: [
             CommandSpec("start", summary: "start a supervisor that forks N workers (foreground; Ctrl+C stops gracefully)",
                         options: [
-                            OptionSpec("count", short: "n", value: "N", help: "number of workers (default 1)"),
+                            OptionSpec("count", short: "c", value: "N", help: "number of workers, 1-1024 (default 1)"),
                             OptionSpec("detach", short: "d", help: "run in the background; return once the workers are up"),
+                            OptionSpec("drain", help: "exit once no job is pending, running or awaiting a retry: 0 if every job the workers ran completed, else 1"),
+                            OptionSpec("drain-wait", value: "DURATION", help: "with --drain, also wait for delayed jobs due within this long (default 0: leave them)"),
                         ],
-                        examples: ["queuectl worker start --count 4", "queuectl worker start --count 2 --detach"]),
+                        examples: ["queuectl worker start --count 4", "queuectl worker start -c 2 --detach", "queuectl worker start --drain -c 2   # in CI: run what is queued, then exit"]),
             CommandSpec("stop", summary: "stop the workers: running jobs finish first; returns when they are gone",
                         options: [
                             OptionSpec("timeout", value: "DURATION", help: "wait this long for running jobs, then interrupt them (default 60s)"),
@@ -139,7 +148,7 @@ enum CommandTable {
     static var root: CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, compact, metrics, dashboard, config, completion],
+            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

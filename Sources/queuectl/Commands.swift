@@ -22,13 +22,34 @@ enum Commands {
         case ["dashboard"]: return try DashboardCommand.run(cmd, store: store)
         case ["dlq", "list"]: return try ReadCommands.list(cmd, store: store, state: .dead)
         case ["dlq", "retry"]: return try DLQCommand.retry(cmd, store: store)
-        case ["config", "show"]: return try ConfigCommand.show(cmd, store: store)
+        case ["config", "show"], ["config", "list"]: return try ConfigCommand.show(cmd, store: store)
         case ["config", "get"]: return try ConfigCommand.get(cmd, store: store)
+        case ["init"]:
+            try store.home.create()
+            print(store.home.path)
+            return 0
         case ["config", "set"]: return try ConfigCommand.set(cmd, store: store)
         case ["config", "unset"]: return try ConfigCommand.unset(cmd, store: store)
         default:
             throw QueueError.usage("unknown command '\(cmd.path.joined(separator: " "))'; see 'queuectl --help'")
         }
+    }
+
+    /// The command line as typed, with the word `word` (its last occurrence) replaced: what a
+    /// "did you mean" prints.
+    static func lineReplacing(_ word: String, with replacement: String) -> String {
+        lineReplacing([word], with: [replacement])
+    }
+
+    /// The same, for a run of words (e.g. `--command JSON` → `JSON`); `--command=JSON` counts.
+    static func lineReplacing(_ words: [String], with replacement: [String]) -> String {
+        var args = Array(CommandLine.arguments.dropFirst())
+        if words.count == 2, words[0].hasPrefix("--"), let at = args.lastIndex(of: words[0] + "=" + words[1]) {
+            args.replaceSubrange(at...at, with: replacement)
+        } else if let at = (0...max(0, args.count - words.count)).reversed().first(where: { args.count >= words.count && Array(args[$0..<($0 + words.count)]) == words }) {
+            args.replaceSubrange(at..<(at + words.count), with: replacement)
+        }
+        return ShellWords.line(program, args)
     }
 
     /// Parses a whole-number option in `min...max`; anything else is a usage error naming the range.
@@ -65,8 +86,10 @@ enum DLQCommand {
 enum ConfigCommand {
     static func key(_ name: String) throws -> ConfigKey {
         guard let k = Config.key(named: name) else {
-            let hint = Suggest.closest(to: Config.canonical(name), in: Config.keys.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
-            throw QueueError.usage("unknown config key '\(name)'\(hint); keys: \(Config.keys.map(\.name).joined(separator: ", "))")
+            if let close = Suggest.closest(to: Config.canonical(name), in: Config.keys.map(\.name)) {
+                throw QueueError.usage("unknown config key '\(name)'; did you mean: \(Commands.lineReplacing(name, with: close))")
+            }
+            throw QueueError.usage("unknown config key '\(name)'; keys: \(Config.keys.map(\.name).joined(separator: ", "))")
         }
         return k
     }
@@ -85,7 +108,8 @@ enum ConfigCommand {
     }
 
     static func get(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
-        let k = try key(cmd.arguments[0])
+        guard let name = cmd.arguments.first else { return try show(cmd, store: store) }
+        let k = try key(name)
         print(Config.display(try store.config().value(k.name)))
         return 0
     }

@@ -8,6 +8,9 @@ enum EnqueueCommand {
         ("run-at", "run_at"), ("delay", "delay"), ("cwd", "cwd"),
     ]
 
+    /// The job's input, one way: JSON (inline or a file) or a shell command (an argument that is
+    /// not JSON, `--command`, or `-- CMD ARGS…`). Job-field flags apply to either: over a single
+    /// JSON job's own keys, or as defaults under a batch's.
     static func run(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let sources = [!cmd.arguments.isEmpty, cmd.value("file") != nil, cmd.value("command") != nil, cmd.sawDashDash]
         let count = sources.filter { $0 }.count
@@ -17,15 +20,20 @@ enum EnqueueCommand {
         if count > 1 {
             throw QueueError.usage("give the job one way only: inline JSON, --file, --command or -- CMD")
         }
-        let jobFlags = flagKeys.filter { cmd.value($0.option) != nil }.map { "--" + $0.option } + (cmd.all("after").isEmpty ? [] : ["--after"])
-        let values: [JSON]
+        let fields = try flagFields(cmd)
+        var values: [JSON]
         var single = true
-        if let text = cmd.arguments.first {
-            try rejectFlags(jobFlags, with: "inline JSON")
-            values = try JobInput.parseDocuments(Array(text.utf8), source: "inline JSON")
+        if let text = cmd.arguments.first, JobInput.looksLikeJSON(text) {
+            do {
+                values = try JobInput.parseDocuments(Array(text.utf8), source: "inline JSON")
+            } catch let e as QueueError where text.utf8.count < 4096 && e.description.contains("invalid JSON") {
+                // It may be a shell command that starts like JSON (`[ -f x ] && …`).
+                throw QueueError.invalidJob("\(e.description); if it is a shell command, did you mean: \(Commands.lineReplacing([text], with: ["--", text]))")
+            }
             single = values.count == 1
+        } else if let text = cmd.arguments.first {
+            values = [try flagsJob(cmd, command: text)]  // not JSON: the command itself
         } else if let path = cmd.value("file") {
-            try rejectFlags(jobFlags, with: "--file")
             let input = try readInput(path)
             let source = path == "-" ? "stdin" : path
             // A batch larger than the journal's bound goes straight into a new snapshot; JSON
@@ -34,7 +42,8 @@ enum EnqueueCommand {
                 do {
                     let ids = try input.withUnsafeBufferPointer { text -> [String]? in
                         guard BulkEnqueue.isJSONLines(text) else { return nil }
-                        return try BulkEnqueue.run(store: store, text: text, source: source, cwd: Posix.currentDirectory())
+                        try checkBatchFlags(fields, jobs: 2)
+                        return try BulkEnqueue.run(store: store, text: text, source: source, cwd: Posix.currentDirectory(), defaults: fields)
                     }
                     if let ids = ids { return printIds(ids, json: cmd.flag("json"), store: store) }
                 } catch is BulkEnqueue.NotJSONLines {
@@ -46,12 +55,19 @@ enum EnqueueCommand {
         } else {
             let command: String
             if let c = cmd.value("command") {
+                if JobInput.looksLikeJSON(c), let v = try? JSONParser.parse(bytes: Array(c.utf8)), v["command"] != nil {
+                    throw QueueError.usage("--command takes a shell command, and this is a JSON job; did you mean: \(Commands.lineReplacing([CommandLine.arguments.contains("-c") ? "-c" : "--command", c], with: [c]))")
+                }
                 command = c
             } else {
                 guard !cmd.rest.isEmpty else { throw QueueError.usage("no command after '--'") }
-                command = cmd.rest.count == 1 ? cmd.rest[0] : cmd.rest.map(shellQuote).joined(separator: " ")
+                command = cmd.rest.count == 1 ? cmd.rest[0] : cmd.rest.map(ShellWords.quote).joined(separator: " ")
             }
             values = [try flagsJob(cmd, command: command)]
+        }
+        if !fields.isEmpty && (cmd.arguments.first.map(JobInput.looksLikeJSON) ?? false || cmd.value("file") != nil) {
+            try checkBatchFlags(fields, jobs: values.count)
+            values = values.map { JobInput.merging(fields, into: $0, override: values.count == 1) }
         }
         let jobs = try Enqueue.run(store: store, values: values, cwd: Posix.currentDirectory())
         if cmd.flag("json") {
@@ -79,15 +95,21 @@ enum EnqueueCommand {
         return 0
     }
 
-    static func rejectFlags(_ flags: [String], with source: String) throws {
-        if let f = flags.first {
-            throw QueueError.usage("\(f) goes with --command or '-- CMD', not with \(source); put the field in the JSON instead")
+    /// `--id` names one job: it cannot be every job's id in a batch.
+    static func checkBatchFlags(_ fields: [(String, JSON)], jobs: Int) throws {
+        if jobs > 1 && fields.contains(where: { $0.0 == "id" }) {
+            throw QueueError.usage("--id names one job, and this input holds \(jobs > 2 ? "\(jobs)" : "several") jobs; give each its own \"id\" in the JSON")
         }
     }
 
     /// Builds the same JSON a user would write, so flags go through the same validation.
     static func flagsJob(_ cmd: ParsedCommand, command: String) throws -> JSON {
-        var o: [(String, JSON)] = [("command", .string(command))]
+        .object([("command", .string(command))] + (try flagFields(cmd)))
+    }
+
+    /// The job fields given as flags, as JSON keys and values.
+    static func flagFields(_ cmd: ParsedCommand) throws -> [(String, JSON)] {
+        var o: [(String, JSON)] = []
         for (opt, key) in flagKeys {
             guard let v = cmd.value(opt) else { continue }
             switch key {
@@ -105,7 +127,7 @@ enum EnqueueCommand {
         }
         let after = cmd.all("after")
         if !after.isEmpty { o.append(("depends_on", .array(after.map { .string($0) }))) }
-        return .object(o)
+        return o
     }
 
     static func readInput(_ path: String) throws -> [UInt8] {
@@ -129,34 +151,4 @@ enum EnqueueCommand {
     }
 
     /// Quotes one argument for /bin/sh when it needs it.
-    static func shellQuote(_ s: String) -> String {
-        let safe = s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,@%+".contains($0) }
-        if safe && !s.isEmpty { return s }
-        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-}
-
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
-
-extension Substring {
-    func range(of target: String) -> Range<Substring.Index>? {
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(target) { return i..<index(i, offsetBy: target.count) }
-            i = index(after: i)
-        }
-        return nil
-    }
 }

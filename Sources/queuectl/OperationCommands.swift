@@ -156,5 +156,9 @@ enum Completion {
         return out
     }
 
-    static func esc(_ s: String) -> String { s.replacingOccurrences(of: "'", with: "\\'") }
+    static func esc(_ s: String) -> String {
+        var out = ""
+        for c in s { if c == "'" { out += "\\'" } else { out.append(c) } }
+        return out
+    }
 }

@@ -13,8 +13,10 @@ enum WorkerCommands {
 
     static func start(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let count = try Commands.int(cmd, "count", min: 1, max: 1024) ?? 1
-        guard count <= 256 else { throw QueueError.usage("--count \(count) is too many; at most 256 workers") }
+        let drainWait = try OperationCommands.duration(cmd, "drain-wait")
+        if drainWait != nil && !cmd.flag("drain") { throw QueueError.usage("--drain-wait goes with --drain") }
         let supervisor = Supervisor(store: store, count: count, log: logger())
+        if cmd.flag("drain") { supervisor.drainWait = drainWait ?? 0 }
         try supervisor.acquire()
         if !cmd.flag("detach") {
             return supervisor.run(ready: {})

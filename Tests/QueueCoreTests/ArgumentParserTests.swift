@@ -60,12 +60,12 @@ import Testing
     }
 
     @Test func reportsMistakes() {
-        #expect(usageError(["runn", "x"]).contains("did you mean 'run'"))
-        #expect(usageError(["run", "x", "--cuont", "1"]).contains("did you mean '--count'"))
+        #expect(usageError(["runn", "x"]).contains("did you mean: ") && usageError(["runn", "x"]).hasSuffix(" run x"))
+        #expect(usageError(["run", "x", "--cuont", "1"]).hasSuffix("did you mean: tool run x --count 1"))
         #expect(usageError(["run", "x", "--count"]).contains("needs a value"))
         #expect(usageError(["run", "x", "--count", "1", "--count", "2"]).contains("given twice"))
         #expect(usageError(["run"]).contains("missing argument NAME"))
-        #expect(usageError(["run", "x", "y"]).contains("unexpected argument 'y'"))
+        #expect(usageError(["run", "x", "y"]).hasSuffix("did you mean: tool run x -- y"))  // a command's words go after --
         #expect(usageError(["db"]).contains("needs a command"))
         #expect(usageError(["db", "drop", "--", "x"]).contains("not accepted"))
         #expect(usageError(["run", "x", "--dry=yes"]).contains("takes no value"))

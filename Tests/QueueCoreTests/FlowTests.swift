@@ -55,6 +55,8 @@ final class FlowTests: XCTestCase {
     func testPurge() throws { try runFlow("purge") }
     func testMetrics() throws { try runFlow("metrics") }
     func testRetention() throws { try runFlow("retention") }
+    func testPlainCommandDrain() throws { try runFlow("plain_command_drain") }
+    func testBatchDefaults() throws { try runFlow("batch_defaults") }
 
     // Hostile input: a hand-edited config.json, QUEUECTL_* impersonation, start/stop under compaction.
     func testHostileConfig() throws { try runFlow("hostile_config") }

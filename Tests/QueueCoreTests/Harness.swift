@@ -29,14 +29,19 @@ enum Harness {
         var stderr: String
     }
 
-    /// Runs the binary to completion (never leaves it running).
+    /// Runs the binary to completion, with `--home home` first when given. Never waits forever:
+    /// after `seconds` the home's workers are stopped, the process is killed, and the code is
+    /// -999 (a wrongly accepted `dashboard` or `wait` must fail its case, not hang the suite).
+    /// Crash reports are off, so a death by a signal is reported as itself, quickly.
     @discardableResult
-    static func run(_ args: [String], home: String?, stdin: String? = nil, env: [String: String] = [:], cwd: String? = nil) -> Result {
+    static func run(_ args: [String], home: String?, stdin: String? = nil, env: [String: String] = [:], cwd: String? = nil,
+                    seconds: Double = 600) -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = (home.map { ["--home", $0] } ?? []) + args
         var e = ProcessInfo.processInfo.environment
         e["NO_COLOR"] = "1"
+        e["SWIFT_BACKTRACE"] = "enable=no"
         e.removeValue(forKey: "QUEUECTL_HOME")
         for (k, v) in env { e[k] = v }
         p.environment = e
@@ -44,24 +49,43 @@ enum Harness {
         // Output goes to files, so a chatty child can never block on a full pipe.
         let tmp = makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        FileManager.default.createFile(atPath: tmp + "/out", contents: nil)
-        FileManager.default.createFile(atPath: tmp + "/err", contents: nil)
-        guard let out = FileHandle(forWritingAtPath: tmp + "/out"), let err = FileHandle(forWritingAtPath: tmp + "/err") else {
+        _ = FileManager.default.createFile(atPath: tmp + "/out", contents: nil)
+        _ = FileManager.default.createFile(atPath: tmp + "/err", contents: nil)
+        _ = FileManager.default.createFile(atPath: tmp + "/in", contents: Data((stdin ?? "").utf8))
+        guard let out = FileHandle(forWritingAtPath: tmp + "/out"), let err = FileHandle(forWritingAtPath: tmp + "/err"),
+              let inp = FileHandle(forReadingAtPath: tmp + "/in") else {
             return Result(code: -1, stdout: "", stderr: "cannot create output files")
         }
-        let inp = Pipe()
         p.standardOutput = out
         p.standardError = err
-        p.standardInput = inp
+        p.standardInput = stdin == nil ? FileHandle.nullDevice : inp
         do { try p.run() } catch { return Result(code: -1, stdout: "", stderr: "cannot run \(binary): \(error)") }
-        if let s = stdin { inp.fileHandleForWriting.write(s.data(using: .utf8)!) }
-        try? inp.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(seconds)
+        var timedOut = false
+        while p.isRunning {
+            if Date() > deadline {
+                timedOut = true
+                if let h = home { run(["worker", "stop", "--force", "--timeout", "5"], home: h, seconds: 30) }
+                kill(p.processIdentifier, SIGKILL)
+                break
+            }
+            usleep(5_000)
+        }
         p.waitUntilExit()
         try? out.close()
         try? err.close()
-        let o = FileManager.default.contents(atPath: tmp + "/out") ?? Data()
-        let errData = FileManager.default.contents(atPath: tmp + "/err") ?? Data()
-        return Result(code: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        try? inp.close()
+        let o = String(decoding: FileManager.default.contents(atPath: tmp + "/out") ?? Data(), as: UTF8.self)
+        let r = String(decoding: FileManager.default.contents(atPath: tmp + "/err") ?? Data(), as: UTF8.self)
+        if timedOut { return Result(code: -999, stdout: o, stderr: "did not exit within \(Int(seconds))s (killed); stderr: " + r) }
+        return Result(code: p.terminationStatus, stdout: o, stderr: r)
+    }
+
+    /// `run` with a 30-second bound: for cases whose wrong answer would be to keep running.
+    @discardableResult
+    static func runBounded(_ args: [String], home: String, stdin: String? = nil, cwd: String? = nil,
+                           env: [String: String] = [:], seconds: Double = 30) -> Result {
+        run(args, home: home, stdin: stdin, env: env, cwd: cwd, seconds: seconds)
     }
 
     /// Every regular file under `dir` with its bytes: for "nothing was written" assertions.

@@ -25,47 +25,9 @@ final class HostileInputTests: HomeTestCase {
         args.map { a in a.count > 200 ? String(a.prefix(40)) + "…(\(a.count) chars)" : a }.joined(separator: " ")
     }
 
-    /// Runs the binary like Harness.run, but never waits forever: a value that is wrongly accepted
-    /// by `dashboard` or `wait` must fail the case, not hang the suite. Crash reports are turned
-    /// off so a signal death is reported as itself, quickly.
+    /// Runs the binary in this test's home, never waiting forever (Harness.runBounded).
     func runBounded(_ args: [String], seconds: Double = 30) -> Harness.Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Harness.binary)
-        p.arguments = ["--home", home] + args
-        var e = ProcessInfo.processInfo.environment
-        e["NO_COLOR"] = "1"
-        e["SWIFT_BACKTRACE"] = "enable=no"
-        e.removeValue(forKey: "QUEUECTL_HOME")
-        p.environment = e
-        let tmp = Harness.makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
-        _ = FileManager.default.createFile(atPath: tmp + "/out", contents: nil)
-        _ = FileManager.default.createFile(atPath: tmp + "/err", contents: nil)
-        guard let out = FileHandle(forWritingAtPath: tmp + "/out"), let err = FileHandle(forWritingAtPath: tmp + "/err") else {
-            return Harness.Result(code: -1, stdout: "", stderr: "cannot create output files")
-        }
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { return Harness.Result(code: -1, stdout: "", stderr: "cannot run: \(error)") }
-        let deadline = Date().addingTimeInterval(seconds)
-        var timedOut = false
-        while p.isRunning {
-            if Date() > deadline {
-                timedOut = true
-                kill(p.processIdentifier, SIGKILL)
-                p.waitUntilExit()
-                break
-            }
-            usleep(5_000)
-        }
-        p.waitUntilExit()
-        try? out.close()
-        try? err.close()
-        let o = String(decoding: FileManager.default.contents(atPath: tmp + "/out") ?? Data(), as: UTF8.self)
-        let r = String(decoding: FileManager.default.contents(atPath: tmp + "/err") ?? Data(), as: UTF8.self)
-        if timedOut { return Harness.Result(code: -999, stdout: o, stderr: "did not exit within \(Int(seconds))s (killed); stderr: " + r) }
-        return Harness.Result(code: p.terminationStatus, stdout: o, stderr: r)
+        Harness.runBounded(args, home: home, seconds: seconds)
     }
 
     /// Puts the home back to `snapshot` after a case that wrongly changed it, so one wrongly

@@ -40,9 +40,13 @@ public struct CommandSpec {
     /// Whether words after `--` are collected (as `rest`) rather than taken as arguments.
     public var takesRest: Bool
     public var restName: String
+    /// The subcommand a bare `NAME` runs (e.g. `config` = `config show`).
+    public var defaultSubcommand: String?
 
     public init(_ name: String, summary: String, arguments: [ArgumentSpec] = [], options: [OptionSpec] = [],
-                subcommands: [CommandSpec] = [], examples: [String] = [], takesRest: Bool = false, restName: String = "CMD") {
+                subcommands: [CommandSpec] = [], examples: [String] = [], takesRest: Bool = false, restName: String = "CMD",
+                defaultSubcommand: String? = nil) {
+        self.defaultSubcommand = defaultSubcommand
         self.name = name
         self.summary = summary
         self.arguments = arguments
@@ -86,8 +90,13 @@ public enum ArgumentParser {
         var chain: [CommandSpec] = [root]
         var i = 0
         var positional: [String] = []
+        var positionalAt: [Int] = []  // where each positional argument is in `args`
 
         func options() -> [OptionSpec] { spec.options + globalOptions }
+        /// The user's line with the argument at `index` replaced: what a "did you mean" prints.
+        func corrected(_ index: Int, _ replacement: [String]) -> String {
+            ShellWords.line(program, Array(args[..<index]) + replacement + Array(args[(index + 1)...]))
+        }
 
         while i < args.count {
             let a = args[i]
@@ -112,14 +121,23 @@ public enum ArgumentParser {
                     name = String(name[..<eq])
                 }
                 guard let opt = options().first(where: { $0.long == name }) else {
-                    let hint = Suggest.closest(to: name, in: options().map(\.long)).map { " (did you mean '--\($0)'?)" } ?? ""
-                    throw QueueError.usage("unknown option '--\(name)' for '\(usageName(chain, program))'\(hint); see '\(usageName(chain, program)) --help'")
+                    let here = i - 1
+                    // A command typed as an option (`worker --start`, `--status`).
+                    if inline == nil, positional.isEmpty, let sub = spec.subcommands.first(where: { $0.name == name }) {
+                        throw QueueError.usage("'--\(name)' is a command, not an option; did you mean: \(corrected(here, [sub.name]))")
+                    }
+                    if let close = Suggest.closest(to: name, in: options().map(\.long)) {
+                        let fixed = "--" + close + (inline.map { "=" + $0 } ?? "")
+                        throw QueueError.usage("unknown option '--\(name)' for '\(usageName(chain, program))'; did you mean: \(corrected(here, [fixed]))")
+                    }
+                    throw QueueError.usage("unknown option '--\(name)' for '\(usageName(chain, program))'; see '\(usageName(chain, program)) --help'")
                 }
                 try take(opt, inline: inline, display: "--\(name)")
             } else if a.hasPrefix("-") && a.count == 2 && a != "--" {
                 let c = a.dropFirst().first!
                 if c.isNumber, !positional.isEmpty || !spec.arguments.isEmpty {
                     positional.append(a)  // a negative number argument
+                    positionalAt.append(i - 1)
                     continue
                 }
                 guard let opt = options().first(where: { $0.short == c }) else {
@@ -129,14 +147,17 @@ public enum ArgumentParser {
             } else if !spec.subcommands.isEmpty && positional.isEmpty {
                 guard let sub = spec.subcommands.first(where: { $0.name == a }) else {
                     if parsed.values["help"] != nil { break }
-                    let hint = Suggest.closest(to: a, in: spec.subcommands.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
-                    throw QueueError.usage("unknown command '\(a)'\(hint); see '\(usageName(chain, program)) --help'")
+                    if let close = Suggest.closest(to: a, in: spec.subcommands.map(\.name)) {
+                        throw QueueError.usage("unknown command '\(a)'; did you mean: \(corrected(i - 1, [close]))")
+                    }
+                    throw QueueError.usage("unknown command '\(a)'; see '\(usageName(chain, program)) --help'")
                 }
                 spec = sub
                 chain.append(sub)
                 parsed.path.append(a)
             } else {
                 positional.append(a)
+                positionalAt.append(i - 1)
             }
         }
 
@@ -163,6 +184,11 @@ public enum ArgumentParser {
         }
 
         if parsed.flag("help") { return .help(help(for: chain, program: program)) }
+        if !spec.subcommands.isEmpty, let d = spec.defaultSubcommand, let sub = spec.subcommands.first(where: { $0.name == d }), positional.isEmpty {
+            spec = sub
+            chain.append(sub)
+            parsed.path.append(d)
+        }
         if !spec.subcommands.isEmpty {
             throw QueueError.usage("'\(usageName(chain, program))' needs a command: \(spec.subcommands.map(\.name).joined(separator: ", ")); see '\(usageName(chain, program)) --help'")
         }
@@ -174,6 +200,14 @@ public enum ArgumentParser {
             throw QueueError.usage("missing argument \(missing.name) for '\(usageName(chain, program))'; see '\(usageName(chain, program)) --help'")
         }
         if !variadic && positional.count > spec.arguments.count {
+            if spec.takesRest && !parsed.sawDashDash {
+                // Words of a command given without `--` (`enqueue echo hi`): they belong after it,
+                // from the first word that is not a required argument.
+                let required = spec.arguments.filter { !$0.optional }.count
+                let first = positionalAt[required]
+                let fixed = Array(args[..<first]) + ["--"] + Array(args[first...])
+                throw QueueError.usage("'\(usageName(chain, program))' takes a command after '--' (or as one quoted argument); did you mean: \(ShellWords.line(program, fixed))")
+            }
             throw QueueError.usage("unexpected argument '\(positional[spec.arguments.count])' for '\(usageName(chain, program))'; see '\(usageName(chain, program)) --help'")
         }
         parsed.arguments = positional

@@ -24,6 +24,27 @@ public enum JobInput {
         return values
     }
 
+    /// Job fields given as flags, put into a job's JSON: replacing its own keys (`override`, for
+    /// a single job) or only where it has none (defaults for a batch). Non-objects are left for
+    /// validation to refuse.
+    public static func merging(_ fields: [(String, JSON)], into value: JSON, override: Bool) -> JSON {
+        guard case .object(var pairs) = value, !fields.isEmpty else { return value }
+        for (k, v) in fields {
+            if let at = pairs.firstIndex(where: { $0.0 == k }) {
+                if override { pairs[at].1 = v }
+            } else {
+                pairs.append((k, v))
+            }
+        }
+        return .object(pairs)
+    }
+
+    /// Whether an argument is meant as JSON: it starts (after blanks) with `{` or `[`.
+    public static func looksLikeJSON(_ text: String) -> Bool {
+        guard let first = text.first(where: { !$0.isWhitespace }) else { return false }
+        return first == "{" || first == "["
+    }
+
     static func isValidId(_ id: String) -> Bool {
         let b = Array(id.utf8)
         guard (1...128).contains(b.count) else { return false }

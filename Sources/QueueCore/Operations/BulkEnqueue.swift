@@ -22,7 +22,9 @@ public enum BulkEnqueue {
     public struct NotJSONLines: Error {}
 
     /// Returns the ids in input order.
-    public static func run(store: JSONStore, text: UnsafeBufferPointer<UInt8>, source: String, cwd: String) throws -> [String] {
+    /// `defaults`: job fields given as flags, used where a line does not set them.
+    public static func run(store: JSONStore, text: UnsafeBufferPointer<UInt8>, source: String, cwd: String,
+                           defaults: [(String, JSON)] = []) throws -> [String] {
         let config = try store.config()
         let now = Clock.nowMillis()
         try store.home.create()
@@ -46,13 +48,14 @@ public enum BulkEnqueue {
             lineNo += 1
             let line = UnsafeBufferPointer(rebasing: text[i..<nl])
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            let value: JSON
+            var value: JSON
             do {
                 value = try JSONParser.parse(bytes: line)
             } catch is JSONParseError {
                 throw NotJSONLines()
             }
             let n = ids.count
+            if !defaults.isEmpty { value = JobInput.merging(defaults, into: value, override: false) }
             let job = try JobInput.job(from: value, index: n, total: Int.max, config: config, now: now, cwd: cwd)
             if let first = index.updateValue(n, forKey: job.id) {
                 throw QueueError.invalidJob("job \(n + 1) (\"\(job.id)\"): duplicate id, also used by job \(first + 1) of this batch")

@@ -24,7 +24,7 @@ public enum Enqueue {
         return try store.transaction { tx in
             tx.reserve(values.count)
             for (n, job) in jobs.enumerated() where try tx.contains(job.id) {
-                throw QueueError.invalidJob("\(label(job, n, of: jobs.count)): id already exists in this queue; pick another id or leave \"id\" out to get one generated")
+                throw QueueError.conflict("\(label(job, n, of: jobs.count)): id already exists in this queue; pick another id or leave \"id\" out to get one generated")
             }
             try checkDependencies(jobs, batchIds: batchIds, tx: tx)
             for job in jobs { try tx.put(job) }

@@ -58,7 +58,7 @@ extension JSONStore {
             }
             if taken == nil { taken = sorted.first { journalIds[$0] == true } }
             if let t = taken {
-                throw QueueError.invalidJob("job \"\(t)\": id already exists in this queue; pick another id or leave \"id\" out to get one generated")
+                throw QueueError.conflict("job \"\(t)\": id already exists in this queue; pick another id or leave \"id\" out to get one generated")
             }
             for dep in batch.outsideDependencies.sorted() where !exists(dep, inFile: depsInFile.contains(dep)) {
                 throw QueueError.invalidJob("depends on unknown job \"\(dep)\"")

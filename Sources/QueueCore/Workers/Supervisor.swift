@@ -14,6 +14,10 @@ public final class Supervisor {
     var crashes: [Int: Int] = [:]
     var stopping = false
     var pidFile: PidFile
+    /// `--drain`: workers exit once the queue is drained (see Worker.drainWait) and are not
+    /// restarted; the supervisor then exits 0 if every job they ran completed, else 1.
+    public var drainWait: Double?
+    private var drainResult: Int32 = 0
     /// Descriptors a worker child must close (e.g. the pipe `--detach` reports readiness on).
     public var closeInChildren: [Int32] = []
     public var logPath: String?
@@ -86,12 +90,16 @@ public final class Supervisor {
                 for (_, w) in slots { kill(w.pid, SIGTERM) }
             }
             reap()
-            if stopping && slots.isEmpty { break }
+            if (stopping || drainWait != nil) && slots.isEmpty && restartAt.isEmpty { break }
         }
         unlink(store.home.pidFile)
-        log("supervisor \(getpid()) stopped")
+        if drainWait != nil {
+            log("supervisor \(getpid()) stopped: the queue is drained" + (drainResult == 0 ? "; every job completed" : "; some jobs did not complete"))
+        } else {
+            log("supervisor \(getpid()) stopped")
+        }
         close(lockFd)
-        return 0
+        return stopping ? 0 : drainResult
     }
 
     /// The detached supervisor keeps no descriptor it inherited (a caller's pipes would otherwise
@@ -119,9 +127,10 @@ public final class Supervisor {
             SignalPipe.reinstallAfterFork()
             store.closeFiles()
             let worker = Worker(store: store, slot: slot, supervisorFd: pipeRead, log: log)
-            worker.run()
+            worker.drainWait = drainWait
+            let code = worker.run()
             fflush(stderr)
-            _exit(0)
+            _exit(code)
         }
         if pid < 0 {
             log("cannot fork worker \(slot): \(Posix.describe(errno)); retrying in 5s")
@@ -139,6 +148,11 @@ public final class Supervisor {
             guard let (slot, w) = slots.first(where: { $0.value.pid == pid }) else { continue }
             slots[slot] = nil
             if stopping { continue }
+            if drainWait != nil && (status & 0x7f) == 0 {
+                // A drained worker's exit: 1 if a job it ran did not complete.
+                if (status >> 8) & 0xff != 0 { drainResult = 1 }
+                continue
+            }
             // Unexpected death: restart, backing off if it keeps dying at once.
             let lived = Clock.monotonic() - w.start
             crashes[slot] = lived < 5 ? (crashes[slot] ?? 0) + 1 : 0

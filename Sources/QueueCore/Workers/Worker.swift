@@ -24,15 +24,23 @@ public final class Worker {
         self.log = log
     }
 
-    /// Runs until asked to stop (SIGTERM/SIGINT, supervisor gone), finishing the current job first.
-    public func run() {
+    /// `--drain`: exit once no job is running, pending (due now or within this many seconds) or
+    /// awaiting a retry. Jobs delayed past it are left for later workers.
+    public var drainWait: Double?
+    /// Whether a job this worker ran ended other than completed (dead, cancelled): the exit code.
+    private var ranUncompleted = false
+    private var drained = false
+
+    /// Runs until asked to stop (SIGTERM/SIGINT, supervisor gone), finishing the current job
+    /// first, or with `drainWait` until the queue is drained. Returns the process's exit code.
+    public func run() -> Int32 {
         // inotify sees only this machine's writes: on a network file system, poll instead.
         if !FileSystemKind.of(store.home.path).isNetwork { watch = HomeWatch(home: store.home) }
         do {
             hostLock = try WorkerHostLock.hold(store.home)
         } catch {
             log("worker \(slot): \(QueueError.from(error).description)")
-            return
+            return 1
         }
         defer { if hostLock >= 0 { close(hostLock) } }
         var next: Claimed? = nil
@@ -52,7 +60,10 @@ public final class Worker {
                     unrecorded = execute(claimed)
                 } else {
                     next = try claiming { tx in try claimNext(tx) }
-                    if next == nil {
+                    if next == nil && drained {
+                        stopRequested = true
+                        log("worker \(slot): the queue is drained")
+                    } else if next == nil {
                         seen = store.changeMarker()
                         try idle()
                     }
@@ -65,6 +76,7 @@ public final class Worker {
             }
         }
         do { try store.syncJournal() } catch { log("worker \(slot): \(QueueError.from(error).description)") }
+        return ranUncompleted ? 1 : 0
     }
 
     /// A claimed job whose attempt was started inside the claim's transaction.
@@ -113,6 +125,12 @@ public final class Worker {
         }
         guard var job = try tx.nextRunnable() else {
             nextDue = try tx.nextDue()
+            if let wait = drainWait {
+                // Drained: nothing running or awaiting a retry, and nothing due within the wait.
+                let s = try tx.state
+                let horizon = tx.now + (Clock.millis(seconds: wait) ?? 0)
+                drained = s.count(.processing) == 0 && s.count(.failed) == 0 && (nextDue.map { $0 > horizon } ?? true)
+            }
             return nil
         }
         Lifecycle.claim(&job, now: tx.now, workerPid: pid, workerStart: startTime)
@@ -158,7 +176,10 @@ public final class Worker {
     func record(_ f: Finished, tx: Transaction) throws {
         let id = f.job.id
         guard var current = try tx.job(id) else { return }  // purged meanwhile
-        guard current.state == .processing, current.workerPid == pid else { return }  // cancelled meanwhile
+        guard current.state == .processing, current.workerPid == pid else {  // cancelled meanwhile
+            ranUncompleted = true
+            return
+        }
         if f.interrupted {
             Lifecycle.requeue(&current, now: tx.now, reason: "interrupted by 'worker stop --force'")
             try tx.put(current)
@@ -175,6 +196,7 @@ public final class Worker {
         case .retry(let at):
             log("\(id) failed (\(f.outcome.reason ?? "?")) after \(took); retry in \(Clock.humanDuration(Double(at - tx.now) / 1000))")
         case .dead:
+            ranUncompleted = true
             log("\(id) failed (\(f.outcome.reason ?? "?")) after \(took); moved to the DLQ")
         }
     }
