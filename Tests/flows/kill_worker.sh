@@ -6,6 +6,7 @@ q config set backoff_base 1 >/dev/null 2>&1
 q enqueue "{\"id\":\"victim\",\"command\":\"if [ \$QUEUECTL_ATTEMPT = 1 ]; then sleep 60 # $MARK\nfi; echo second try\",\"max_retries\":2}" >/dev/null
 q worker start --count 1 --detach >/dev/null 2>&1
 wait_until 20 "victim running" job_running
+wait_until 20 "victim's process group recorded" group_recorded victim
 wpid=$(field victim worker_pid)
 kill -9 "$wpid"
 check "killed worker $wpid while victim ran"

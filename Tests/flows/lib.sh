@@ -65,6 +65,9 @@ history_starts() {
 # `bash -c`, so the checking shell's own command line does not match.
 job_running() { pgrep -f "$MARK" >/dev/null; }
 no_job_left() { ! pgrep -f "$MARK" >/dev/null; }
+# The running attempt's process group is on its claim (a worker records it once the attempt has
+# run 20 ms; before that, a worker's death leaves the group for nobody to stop).
+group_recorded() { [ -n "$(field "$1" job_pgid)" ]; }
 
 # Pids of the live workers, from the pidfile.
 worker_pids() { sed -n '/"workers"/,$p' "$H/workers.pid" 2>/dev/null | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'; }

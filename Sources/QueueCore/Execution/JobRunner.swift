@@ -21,6 +21,12 @@ public final class JobRunner {
     public var extraFds: [Int32] = []
     /// Set by the runner when it killed the job because `shouldKill` said so.
     public private(set) var killedOnRequest = false
+    /// Called once if the attempt is still running `settleTime` seconds after it started: the
+    /// worker records its process group then (most jobs are over by then and need no write).
+    /// Returns why the attempt must not go on (its claim is gone, or nothing could be
+    /// recorded); it is then killed and its outcome carries that reason.
+    public var whenSettled: (Started) -> String? = { _ in nil }
+    public var settleTime = 0.02
 
     public init() {}
 
@@ -114,14 +120,6 @@ public final class JobRunner {
         return .running(Started(pid: pid, startTime: Posix.processStartTime(Int(pid)), output: pipeR, startedAt: startedAt))
     }
 
-    /// Kills an attempt that was started but whose claim could not be recorded, and reaps it.
-    public func abandon(_ s: Started) {
-        kill(-s.pid, SIGKILL)  // not reaped yet: the group is still ours
-        var status: Int32 = 0
-        while waitpid(s.pid, &status, 0) < 0 && errno == EINTR {}
-        close(s.output)
-    }
-
     /// Copies the attempt's output to its log until it ends; enforces the timeout and `shouldKill`.
     /// The group is only ever signalled while its leader is unreaped (a zombie still holds its
     /// pid), so a recycled pid is never hit.
@@ -135,6 +133,8 @@ public final class JobRunner {
         var killed = false
         var pipeOpen = true
         var exitedAt: Double? = nil
+        var settled = false
+        var refused: String? = nil
         var buffer = [UInt8](unsafeUninitializedCapacity: 65536) { _, n in n = 65536 }
 
         while pipeOpen || !exited {
@@ -152,7 +152,15 @@ public final class JobRunner {
             // The leader is gone but something still holds the output pipe: give it a moment, then stop reading.
             if exited, let e = exitedAt, now - e > 1.0 { break }
 
+            if !exited && !settled && now - start >= settleTime {
+                settled = true
+                if let why = whenSettled(s) {
+                    refused = why
+                    kill(-pid, SIGKILL)  // not reaped yet: still our group
+                }
+            }
             var wait: Double = 1.0
+            if !exited && !settled { wait = min(wait, settleTime - (now - start)) }
             if !exited && req.timeout > 0 && !timedOut { wait = min(wait, req.timeout - (now - start)) }
             if let t = termSentAt, !killed { wait = min(wait, req.killGrace - (now - t)) }
             if exited { wait = min(wait, 0.1) }
@@ -185,6 +193,7 @@ public final class JobRunner {
 
         var o = Outcome()
         if let e = log.error { o.error = e }
+        if let why = refused { o.error = why }
         o.outputBytes = log.total
         if exitStatusIsSignal(status) {
             o.signal = Int(status & 0x7f)
