@@ -31,7 +31,6 @@ enum Terminal {
         }
     }
 
-    static func out(_ s: String) { print(s) }
 
     static func err(_ s: String) {
         fflush(stdout)

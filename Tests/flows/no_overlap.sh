@@ -12,5 +12,5 @@ wait_until 60 "60 completed" count_is completed 60
 [ "$(wc -l < "$T/ran")" = 60 ] || fail "expected 60 runs, got $(wc -l < "$T/ran")"
 [ "$(sort -u "$T/ran" | wc -l)" = 60 ] || fail "duplicate runs"
 workers=$(grep -o 'claimed by worker [0-9]*' "$H/workers.log" | sort -u | wc -l)
-echo "  jobs were claimed by $workers distinct workers"
-check "60 jobs, 3 workers, each job ran exactly once"
+[ "$workers" -ge 2 ] || fail "all 60 jobs were claimed by one worker of 3: the others never took one"
+check "60 jobs, 3 workers ($workers of them claimed jobs), each job ran exactly once"

@@ -43,12 +43,6 @@ public enum SignalPipe {
         install()
     }
 
-    /// Restores default dispositions (for a child about to exec).
-    public static func resetForExec() {
-        for s in handled { signal(s, SIG_DFL) }
-        signal(SIGPIPE, SIG_DFL)
-    }
-
     /// Empties the pipe and returns which signals arrived since the last call.
     public static func take() -> Set<Int32> {
         var buf = [UInt8](repeating: 0, count: 64)

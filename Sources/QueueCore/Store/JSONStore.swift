@@ -132,7 +132,7 @@ public final class JSONStore {
     }
 
     /// nil when the files cannot answer (then the caller loads every job). Caller holds the lock.
-    fileprivate func lookup(_ id: String) throws -> Job?? {
+    func lookup(_ id: String) throws -> Job?? {
         let view = try refresh(full: false)
         let hit = view.withChanges { buf -> (JournalFile.Op, Range<Int>)? in
             JournalFile.lastLine(of: id, in: buf, from: 0, to: buf.count)
@@ -183,34 +183,10 @@ public final class JSONStore {
     var keepsState: Bool { cache != nil }
 
     /// config.json as last read, with the (inode, size, mtime) it had: re-read only when it changes.
-    private var configCache: (key: [Int], config: Config)?
-    /// The config problems this process already warned about (each is said once).
-    private var reportedConfigProblems: [String] = []
-
-    /// The settings. config.json may have been edited by hand: a bad value is reported once (a
-    /// warning on stderr, which is workers.log for workers) and its default used, never fatal.
-    public func config() throws -> Config {
-        var st = stat()
-        guard stat(home.config, &st) == 0 else {
-            if errno == ENOENT { return Config() }
-            throw SystemError(operation: "read", path: home.config, code: errno)
-        }
-        let key = [Int(st.st_ino), Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)]
-        if let c = configCache, c.key == key { return c.config }
-        guard let bytes = try Posix.readFile(home.config) else { return Config() }
-        var c = Config()
-        if let json = try? JSONParser.parse(bytes: bytes) {
-            c = Config(json: json, path: home.config)
-        } else {
-            c.problems = ["\(home.config) is not valid JSON; using the defaults (fix it, or 'queuectl config set' rewrites it)"]
-        }
-        if c.problems != reportedConfigProblems {
-            for p in c.problems where !reportedConfigProblems.contains(p) { fputs("queuectl: warning: \(p)\n", stderr) }
-            reportedConfigProblems = c.problems
-        }
-        configCache = (key, c)
-        return c
-    }
+    /// config.json as last read (by inode, size and mtime) and the problems already reported:
+    /// see ConfigFile.swift.
+    var configCache: (key: [Int], config: Config)?
+    var reportedConfigProblems: [String] = []
 
     /// Whether this process wrote changes without waiting for the disk (`durable = false`).
     public private(set) var hasUnsyncedWrites = false
@@ -233,14 +209,6 @@ public final class JSONStore {
         let js = stat(home.journal, &a) == 0 ? Int(a.st_size) : -1
         let si = stat(home.snapshot, &b) == 0 ? Int(b.st_ino) : -1
         return [js, si]
-    }
-
-    public func updateConfig(_ body: (inout Config) throws -> Void) throws {
-        try lock(LOCK_EX)
-        defer { unlock() }
-        var c = try config()
-        try body(&c)
-        try Posix.atomicWrite(path: home.config, text: c.json.pretty() + "\n")
     }
 
     // MARK: - Locking
@@ -635,14 +603,14 @@ public final class JSONStore {
         return s
     }
 
-    fileprivate func loadFull(_ tx: Transaction) throws -> QueueState {
+    func loadFull(_ tx: Transaction) throws -> QueueState {
         var view = try refresh(full: true)
         let s = takeCachedState(&view) ?? QueueState()
         tx.view = view
         return s
     }
 
-    fileprivate func dropCache() { cache = nil }
+    func dropCache() { cache = nil }
 
     private func commit(_ tx: Transaction) throws {
         guard !tx.changes.isEmpty else {
@@ -832,172 +800,5 @@ public final class JSONStore {
             let now = Clock.nowMillis()
             try Posix.atomicWrite(path: home.throughput, byteChunks: ThroughputFile.encode(ThroughputFile.of(state, now: now), generation: generation, now: now))
         })
-    }
-}
-
-/// One read-modify-write. Reads see the transaction's own changes.
-public final class Transaction {
-    fileprivate unowned let store: JSONStore
-    fileprivate var view: JSONStore.View
-    /// The changes, serialised only at commit (a large batch goes straight into a snapshot).
-    fileprivate enum Change { case put(Job, from: JobState?), delete(String, from: JobState) }
-    fileprivate var changes: [Change] = []
-    /// The full state, once something asked for it (mutated in place).
-    fileprivate var fullState: QueueState?
-    /// Light mode: ids put or deleted by this transaction.
-    private var lightIds: [String: Bool] = [:]
-    /// Light mode: the state each job had in the files before this transaction, for the jobs it
-    /// looked up (nil: known not to exist). A change's `from` must be right, or the counts that
-    /// are kept from the journal's transitions drift.
-    private var lightBase: [String: JobState?] = [:]
-    private var indexFd: Int32?
-
-    deinit { if let fd = indexFd, fd >= 0 { close(fd) } }
-    public let config: Config
-    public let now: Millis
-    /// Whether commit waits for the disk (fdatasync). Only a worker's claim turns this off: a
-    /// claim lost in a crash leaves the job pending, so it simply runs again (at-least-once).
-    public var durable = true
-    public var storeHome: Home { store.home }
-
-    fileprivate init(store: JSONStore, view: JSONStore.View, config: Config, state: QueueState?) {
-        self.store = store
-        self.view = view
-        self.config = config
-        self.now = Clock.nowMillis()
-        self.fullState = state
-    }
-
-    /// Every job, loading them if this transaction has not yet. Do not keep the returned value
-    /// across a `put`: a second reference makes the next change copy every job.
-    public var state: QueueState {
-        get throws {
-            if let s = fullState { return s }
-            var s = try store.loadFull(self)
-            // Replay this transaction's own light-mode changes onto the freshly loaded state.
-            s.reserveCapacity(s.count + pendingJobs.count)
-            for c in changes {
-                switch c {
-                case .put(let j, _): s.put(j)
-                case .delete(let id, _): s.remove(id)
-                }
-            }
-            fullState = s
-            return s
-        }
-    }
-
-    private var pendingJobs: [String: Job] = [:]
-
-    /// Scheduling questions, answered on the transaction's own state in place: going through
-    /// `state` would hand out a second reference, and the next `put` would copy every job.
-    private func loadFullState() throws {
-        if fullState == nil { fullState = try state }
-    }
-
-    public func nextRunnable() throws -> Job? {
-        try loadFullState()
-        return fullState!.nextRunnable(now: now)
-    }
-
-    public func nextDue() throws -> Millis? {
-        try loadFullState()
-        return fullState!.nextDue(after: now)
-    }
-
-    /// Every finished job's id, state and finish time (`purge`, retention), including those a
-    /// worker's state leaves on disk.
-    public func eachFinished(_ body: (String, JobState, Millis) -> Void) throws {
-        try loadFullState()
-        try fullState!.eachFinished(body)
-    }
-
-    public func blockedJobs() throws -> [(Job, String)] {
-        try loadFullState()
-        return fullState!.blockedJobs(now: now)
-    }
-
-    /// One job. Without the full state loaded, it is looked up in the files (journal, then the
-    /// snapshot through `jobs.ids`), so `cancel ID` does not load every job either.
-    public func job(_ id: String) throws -> Job? {
-        if let s = fullState { return s.job(id) }
-        if lightIds[id] != nil { return pendingJobs[id] }
-        if let found = try store.lookup(id) {
-            lightBase[id] = .some(found?.state)
-            return found
-        }
-        return try state.job(id)
-    }
-
-    /// Whether an id is taken, without loading jobs when the home's index can answer.
-    public func contains(_ id: String) throws -> Bool {
-        if let s = fullState { return s.stateOf(id) != nil }
-        if let known = lightIds[id] { return known }
-        let op = view.withChanges {
-            JournalFile.lastOp(of: id, in: $0, from: 0, to: $0.count)
-        }
-        if let op = op {
-            if op == .del { lightBase[id] = .some(nil) }
-            return op == .put
-        }
-        if view.snapshotExists {
-            if indexFd == nil { indexFd = Glibc.open(store.home.idIndex, O_RDONLY | O_CLOEXEC) }
-            guard let fd = indexFd, fd >= 0, let inIndex = IdIndexFile.contains(id, fd: fd, generation: view.generation) else {
-                return try state.stateOf(id) != nil  // index missing or stale: ask the jobs themselves
-            }
-            if !inIndex { lightBase[id] = .some(nil) }
-            return inIndex
-        }
-        lightBase[id] = .some(nil)
-        return false
-    }
-
-    /// Adds or replaces a job (updated_at is the caller's to set).
-    public func put(_ job: Job) throws {
-        let from: JobState?
-        if fullState != nil {
-            from = fullState?.stateOf(job.id)
-            fullState?.put(job, isNew: from == nil)
-        } else {
-            if let pending = pendingJobs[job.id] {
-                from = pending.state
-            } else if let base = lightBase[job.id] {
-                from = base
-            } else {
-                // Not looked up by this transaction: learn its state from the files first.
-                _ = try self.job(job.id)
-                if fullState != nil { return try put(job) }  // the files could not answer: every job is loaded now
-                from = lightBase[job.id] ?? nil
-            }
-            lightIds[job.id] = true
-        }
-        pendingJobs[job.id] = job
-        changes.append(.put(job, from: from))
-    }
-
-    public func delete(_ id: String) throws {
-        try loadFullState()
-        guard let old = fullState?.stateOf(id) else { return }
-        fullState?.remove(id)
-        pendingJobs[id] = nil
-        changes.append(.delete(id, from: old))
-    }
-
-    public var changeCount: Int { changes.count }
-
-    /// Sizes the transaction's tables for `n` more jobs (a large enqueue batch).
-    public func reserve(_ n: Int) {
-        pendingJobs.reserveCapacity(n)
-        lightIds.reserveCapacity(n)
-        lightBase.reserveCapacity(n)
-        changes.reserveCapacity(n)
-        if let current = fullState?.count { fullState?.reserveCapacity(current + n) }
-    }
-
-    fileprivate func rollback() {
-        changes.removeAll()
-        // The state was moved out of the store's cache and may hold half the changes: reload next time.
-        fullState = nil
-        store.dropCache()
     }
 }
