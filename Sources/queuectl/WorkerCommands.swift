@@ -23,7 +23,7 @@ enum WorkerCommands {
         }
         // Detach: the child becomes the supervisor in its own session, logging to workers.log; the
         // parent returns once the workers are up (or reports why they are not).
-        let logPath = store.home.path + "/workers.log"
+        let logPath = store.home.workersLog
         supervisor.logPath = logPath
         let (r, w) = Posix.makePipe()
         fflush(stdout)

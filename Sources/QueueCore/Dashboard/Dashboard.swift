@@ -18,7 +18,7 @@ public final class Dashboard {
     /// The per-home secret that state-changing requests must carry (created 0600 on first use).
     static func loadToken(_ home: Home) throws -> String {
         try home.create()
-        let path = home.path + "/dashboard.token"
+        let path = home.dashboardToken
         if let b = try Posix.readFile(path) {
             let t = String(decoding: b, as: UTF8.self).trimmingSpaces()
             if t.count >= 32 { return t }
@@ -53,7 +53,7 @@ public final class Dashboard {
             }
             return try get(r)
         } catch let e as QueueError {
-            let status = e.exitCode == 2 ? 400 : (e.description.hasPrefix("no job") ? 404 : 409)
+            let status = e.httpStatus
             return api(r.path) ? json(.object([("error", .string(e.description))]), status: status)
                                : html(DashboardPages.message(title: "Error", text: e.description, token: token), status: status)
         } catch {

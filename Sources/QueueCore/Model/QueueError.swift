@@ -15,6 +15,16 @@ public enum QueueError: Error, CustomStringConvertible, Equatable {
         }
     }
 
+    /// The HTTP status the dashboard answers with, chosen by the kind of error, never its text.
+    public var httpStatus: Int {
+        switch self {
+        case .usage, .invalidJob: return 400
+        case .notFound: return 404
+        case .conflict, .failed: return 409
+        case .corrupt, .system: return 500
+        }
+    }
+
     public var description: String {
         switch self {
         case .usage(let m), .invalidJob(let m), .notFound(let m), .conflict(let m), .system(let m), .failed(let m):

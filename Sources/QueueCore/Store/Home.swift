@@ -43,6 +43,10 @@ public struct Home {
     public var config: String { path + "/config.json" }
     public var pidFile: String { path + "/workers.pid" }
     public var supervisorLock: String { path + "/supervisor.lock" }
+    /// What a detached supervisor and its workers log.
+    public var workersLog: String { path + "/workers.log" }
+    /// The dashboard's secret for state-changing requests.
+    public var dashboardToken: String { path + "/dashboard.token" }
     /// Held (shared) by every worker of one host for its whole life: if another machine can take
     /// it exclusively, no worker of that host is alive, whatever pids its claims name.
     public func workersLock(hostName: String) -> String { path + "/workers." + Host.fileSafe(hostName) + ".lock" }

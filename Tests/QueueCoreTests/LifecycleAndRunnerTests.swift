@@ -1,0 +1,165 @@
+import Foundation
+import Glibc
+import Testing
+@testable import QueueCore
+
+/// The state transitions (Lifecycle) as a table, and the runner used as a library: what each
+/// outcome makes of a job, and what each kind of command makes of an outcome.
+@Suite struct LifecycleTableTests {
+    static let now: Millis = 1_800_000_000_000
+
+    struct Row {
+        var name: String
+        var attemptsBefore: Int
+        var maxRetries: Int
+        var outcome: Outcome
+        var base: Double = 2
+        var result: Lifecycle.Result
+        var state: JobState
+        var lastError: String?
+    }
+
+    static func outcome(exit: Int? = nil, signal: Int? = nil, timeout: Double? = nil, error: String? = nil) -> Outcome {
+        var o = Outcome(exitCode: exit, signal: signal)
+        if let t = timeout { o.timedOut = true; o.timeoutSeconds = t }
+        o.error = error
+        return o
+    }
+
+    static let rows: [Row] = [
+        Row(name: "success", attemptsBefore: 0, maxRetries: 3, outcome: outcome(exit: 0), result: .completed, state: .completed, lastError: nil),
+        Row(name: "first failure, retries left", attemptsBefore: 0, maxRetries: 2, outcome: outcome(exit: 3), result: .retry(at: now + 2_000), state: .failed, lastError: "exit code 3"),
+        Row(name: "second failure waits base^2", attemptsBefore: 1, maxRetries: 2, outcome: outcome(exit: 3), result: .retry(at: now + 4_000), state: .failed, lastError: "exit code 3"),
+        Row(name: "out of retries", attemptsBefore: 2, maxRetries: 2, outcome: outcome(exit: 3), result: .dead, state: .dead, lastError: "exit code 3"),
+        Row(name: "no retries at all", attemptsBefore: 0, maxRetries: 0, outcome: outcome(exit: 1), result: .dead, state: .dead, lastError: "exit code 1"),
+        Row(name: "timeout", attemptsBefore: 0, maxRetries: 1, outcome: outcome(timeout: 5), result: .retry(at: now + 2_000), state: .failed, lastError: "timed out after 5s"),
+        Row(name: "killed by a signal", attemptsBefore: 0, maxRetries: 0, outcome: outcome(signal: 9), result: .dead, state: .dead, lastError: "killed by signal 9 (SIGKILL)"),
+        Row(name: "command not found", attemptsBefore: 0, maxRetries: 0, outcome: outcome(exit: 127), result: .dead, state: .dead, lastError: "command not found (exit code 127)"),
+        Row(name: "cannot execute", attemptsBefore: 0, maxRetries: 0, outcome: outcome(exit: 126), result: .dead, state: .dead, lastError: "command could not be executed (exit code 126)"),
+        Row(name: "worker lost", attemptsBefore: 0, maxRetries: 1, outcome: outcome(error: "worker lost"), result: .retry(at: now + 2_000), state: .failed, lastError: "worker lost"),
+        Row(name: "exit 0 but an error (log unwritable) is a failure", attemptsBefore: 0, maxRetries: 0, outcome: outcome(exit: 0, error: "cannot write the log"), result: .dead, state: .dead, lastError: "cannot write the log"),
+        Row(name: "backoff saturates at backoff_max", attemptsBefore: 40, maxRetries: 100, outcome: outcome(exit: 1), base: 1_000_000, result: .retry(at: now + 3_600_000), state: .failed, lastError: "exit code 1"),
+    ]
+
+    @Test(arguments: LifecycleTableTests.rows.indices)
+    func finish(_ i: Int) {
+        let row = LifecycleTableTests.rows[i]
+        var c = Config()
+        c.values["backoff_base"] = row.base
+        var j = Job(id: "j", command: "x", maxRetries: row.maxRetries, createdAt: LifecycleTableTests.now - 10_000, cwd: "/")
+        j.attempts = row.attemptsBefore
+        Lifecycle.claim(&j, now: LifecycleTableTests.now - 1_000, workerPid: 7, workerStart: 70)
+        j.jobPgid = 8
+        #expect(j.state == .processing && j.attempts == row.attemptsBefore + 1 && j.history.count == 1, "\(row.name)")
+        let result = Lifecycle.finish(&j, outcome: row.outcome, now: LifecycleTableTests.now, config: c)
+        #expect(result == row.result, "\(row.name)")
+        #expect(j.state == row.state, "\(row.name)")
+        #expect(j.lastError == row.lastError, "\(row.name)")
+        #expect(j.workerPid == nil && j.workerStart == nil && j.jobPgid == nil && j.jobStart == nil, "\(row.name): the claim is cleared")
+        #expect(j.history.last?.finishedAt == LifecycleTableTests.now, "\(row.name): the attempt is closed")
+        #expect(j.finishedAt == (row.state.isFinished ? LifecycleTableTests.now : nil), "\(row.name)")
+        if case .retry(let at) = row.result { #expect(j.nextRunAt == at, "\(row.name)") } else { #expect(j.nextRunAt == nil, "\(row.name)") }
+    }
+
+    @Test func requeueRetryFromDLQAndCancel() {
+        let now = LifecycleTableTests.now
+        var j = Job(id: "j", command: "x", maxRetries: 1, createdAt: now - 10_000, cwd: "/")
+        Lifecycle.claim(&j, now: now - 1_000, workerPid: 7, workerStart: 70)
+        Lifecycle.requeue(&j, now: now, reason: "interrupted")
+        #expect(j.state == .pending && j.attempts == 0 && j.lastError == "interrupted" && j.history.last?.finishedAt == now)
+        Lifecycle.claim(&j, now: now, workerPid: 7, workerStart: 70)
+        #expect(j.history.map(\.number) == [1, 2], "an interrupted attempt keeps its number; the next is a new one")
+        Lifecycle.finish(&j, outcome: Outcome(exitCode: 1), now: now, config: Config())
+        Lifecycle.claim(&j, now: now, workerPid: 7, workerStart: 70)
+        Lifecycle.finish(&j, outcome: Outcome(exitCode: 1), now: now, config: Config())
+        #expect(j.state == .dead)
+        Lifecycle.retryFromDLQ(&j, now: now + 5)
+        #expect(j.state == .pending && j.attempts == 0 && j.nextRunAt == nil && j.runAt == nil && j.finishedAt == nil)
+        Lifecycle.cancel(&j, now: now + 6, reason: "cancelled by the user")
+        #expect(j.state == .cancelled && j.finishedAt == now + 6 && j.lastError == "cancelled by the user")
+    }
+}
+
+@Suite struct JobRunnerTests {
+    final class Dir {
+        let path = Harness.makeTempDir()
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    static func request(_ command: String, dir: Dir, timeout: Double = 0, logMax: Int = 1 << 20, env: [(String, String)] = [], cwd: String? = nil) -> RunRequest {
+        var j = Job(id: "r", command: command, maxRetries: 0, createdAt: 0, cwd: cwd ?? dir.path)
+        j.env = env
+        return RunRequest(job: j, attempt: 1, logPath: dir.path + "/log", timeout: timeout, killGrace: 0.2, logMaxBytes: logMax)
+    }
+
+    static func log(_ dir: Dir) -> String { String(decoding: FileManager.default.contents(atPath: dir.path + "/log") ?? Data(), as: UTF8.self) }
+
+    @Test func exitCodeOutputAndEnvironment() {
+        let d = Dir()
+        let o = JobRunner().run(JobRunnerTests.request(#"echo "$A $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $(pwd)"; exit 3"#, dir: d, env: [("A", "x")]))
+        #expect(o.exitCode == 3 && o.signal == nil && !o.timedOut && o.error == nil)
+        let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: d.path)) ?? d.path
+        #expect(JobRunnerTests.log(d) == "x r 1 \(real)\n" || JobRunnerTests.log(d) == "x r 1 \(d.path)\n", "\(JobRunnerTests.log(d))")
+        #expect(o.outputBytes == JobRunnerTests.log(d).utf8.count)
+    }
+
+    @Test func aSignalATimeoutAndAMissingDirectory() {
+        let d = Dir()
+        let killed = JobRunner().run(JobRunnerTests.request("kill -9 $$", dir: d))
+        #expect(killed.signal == 9 && killed.exitCode == nil)
+        let slow = JobRunner().run(JobRunnerTests.request("sleep 30", dir: d, timeout: 0.2))
+        #expect(slow.timedOut && slow.reason == "timed out after 200ms")
+        let lost = JobRunner().run(JobRunnerTests.request("true", dir: d, cwd: d.path + "/nowhere"))
+        #expect(lost.error?.hasPrefix("cannot enter the job's directory") == true, "\(lost.error ?? "-")")
+    }
+
+    @Test func outputBeyondTheCapIsCountedNotKept() {
+        let d = Dir()
+        let o = JobRunner().run(JobRunnerTests.request("head -c 100000 /dev/zero", dir: d, logMax: 1000))
+        #expect(o.exitCode == 0 && o.outputBytes == 100_000)
+        let size = (try? FileManager.default.attributesOfItem(atPath: d.path + "/log")[.size] as? Int) ?? -1
+        #expect(size >= 1000 && size < 2000, "the log keeps the cap and a note, got \(size) bytes")
+    }
+
+    /// Background children of a job go with it: the whole group is killed when its leader ends.
+    @Test func nothingOfTheGroupOutlivesTheJob() {
+        let d = Dir()
+        let runner = JobRunner()
+        let req = JobRunnerTests.request("sleep 30 & echo started", dir: d)
+        guard case .running(let s) = runner.start(req) else { Issue.record("did not start"); return }
+        #expect(s.startTime != nil, "the leader's start time is known at once")
+        let o = runner.wait(s, req)
+        #expect(o.exitCode == 0)
+        // Killed members may linger as zombies where PID 1 does not reap: count live ones.
+        let deadline = Date().addingTimeInterval(5)
+        while JobRunnerTests.liveMembers(ofGroup: s.pid) > 0 && Date() < deadline { usleep(10_000) }
+        #expect(JobRunnerTests.liveMembers(ofGroup: s.pid) == 0, "the background sleep was killed with its group")
+    }
+
+    /// Processes of a group that are not zombies, from /proc/PID/stat (state, then pgrp after the name).
+    static func liveMembers(ofGroup g: pid_t) -> Int {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.filter { name in
+            guard Int32(name) != nil, let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && fields[0] != "Z" && Int32(fields[2]) == g
+        }.count
+    }
+
+    /// The worker records the group once the attempt has run `settleTime`; a refusal kills it.
+    @Test func aRefusedSettleKillsTheAttemptAndSaysWhy() {
+        let d = Dir()
+        let runner = JobRunner()
+        var asked = 0
+        runner.whenSettled = { _ in asked += 1; return "cancelled before it started" }
+        let o = runner.run(JobRunnerTests.request("sleep 30", dir: d))
+        #expect(asked == 1 && o.error == "cancelled before it started" && o.signal == 9)
+        let quick = JobRunner()
+        var askedQuick = 0
+        quick.whenSettled = { _ in askedQuick += 1; return nil }
+        quick.settleTime = 10
+        _ = quick.run(JobRunnerTests.request("true", dir: d))
+        #expect(askedQuick == 0, "a job over before settleTime costs no record")
+    }
+}
