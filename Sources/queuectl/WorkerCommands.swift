@@ -51,7 +51,7 @@ enum WorkerCommands {
         supervisor.releaseLockInParent()
         var buf = [UInt8](repeating: 0, count: 16)
         var n = 0
-        repeat { n = read(r, &buf, buf.count) } while n < 0 && errno == EINTR
+        n = Posix.retryingEINTR { read(r, &buf, buf.count) }
         close(r)
         guard n > 0 else { throw QueueError.failed("the workers did not start; see \(logPath)") }
         Terminal.err("started \(count) worker\(count == 1 ? "" : "s") (supervisor pid \(pid)); log: \(logPath)")

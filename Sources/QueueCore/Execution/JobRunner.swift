@@ -183,7 +183,7 @@ public final class JobRunner {
                 // Leave nothing behind: background children of the job go with it, signalled
                 // while the leader's zombie still holds the group's id; then it is reaped.
                 kill(-pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                Posix.retryingEINTR { waitpid(pid, &status, 0) }
                 exited = true
                 exitedAt = Clock.monotonic()
             }

@@ -46,15 +46,15 @@ public enum Cancel {
     /// SIGTERM to the job's recorded process group, SIGKILL after the grace; each signal only
     /// while the group's leader is still the process its worker started (Recovery.ownedGroup).
     static func stopGroup(home: Home, job: Job, grace: Double) -> Bool {
-        guard let pgid = Recovery.ownedGroup(job) else { return false }
-        kill(-pgid, SIGTERM)
+        guard let leader = Recovery.ownedGroup(job) else { return false }
+        leader.signalGroup(SIGTERM)
         let deadline = Clock.monotonic() + grace
         // Watch the leader (the job's shell): once it is gone its worker has killed the rest of
         // the group and collected it.
         while Clock.monotonic() < deadline && Recovery.ownedGroup(job) != nil {
             Posix.sleep(seconds: 0.02)
         }
-        if let still = Recovery.ownedGroup(job) { kill(-still, SIGKILL) }
+        leader.signalGroup(SIGKILL)  // only if it is still that leader
         return true
     }
 }

@@ -89,10 +89,7 @@ extension JSONStore {
         try home.create()
         let fd = try Posix.open(home.compactLock, O_RDWR | O_CREAT, 0o600)
         defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            throw SystemError(operation: "lock", path: home.compactLock, code: errno)
-        }
+        try Posix.lock(fd, LOCK_EX, path: home.compactLock)
         return try JSONStore(home: home).compactBeside()
     }
 
@@ -265,7 +262,7 @@ extension JSONStore {
         guard rc == 0 else { throw SystemError(operation: "start the compactor", path: executable, code: rc) }
         // The child forks the real compactor and exits at once: reap it, so no zombie is left.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        Posix.retryingEINTR { waitpid(pid, &status, 0) }
     }
 }
 

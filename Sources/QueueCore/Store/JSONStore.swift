@@ -221,10 +221,7 @@ public final class JSONStore {
             try home.create()
             lockFd = try Posix.open(home.lock, O_RDWR | O_CREAT, 0o600)
         }
-        while flock(lockFd, op) != 0 {
-            if errno == EINTR { continue }
-            throw SystemError(operation: "lock", path: home.lock, code: errno)
-        }
+        try Posix.lock(lockFd, op, path: home.lock)
     }
 
     func unlock() {

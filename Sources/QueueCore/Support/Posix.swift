@@ -15,6 +15,21 @@ public enum Posix {
         return String(cString: s)
     }
 
+    /// Calls `body` again while it fails with EINTR (a signal arrived): the one place that loop
+    /// is written. Returns the first other result; `errno` is then the call's own.
+    @discardableResult
+    public static func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
+        while true {
+            let r = body()
+            if r >= 0 || errno != EINTR { return r }
+        }
+    }
+
+    /// `flock` that retries on EINTR; a failure is reported with the path.
+    public static func lock(_ fd: Int32, _ op: Int32, path: String) throws {
+        guard retryingEINTR({ systemFlock(fd, op) }) == 0 else { throw SystemError(operation: "lock", path: path, code: errno) }
+    }
+
     public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o600) throws -> Int32 {
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
@@ -406,3 +421,6 @@ public enum Posix {
         while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
     }
 }
+
+/// Glibc's flock(2), by a name that the `flock` struct of the same module does not shadow.
+private func systemFlock(_ fd: Int32, _ op: Int32) -> Int32 { flock(fd, op) }

@@ -29,14 +29,15 @@ public enum Recovery {
     /// The dead worker's job may still be running; kill its process group so the retry does not
     /// overlap it.
     static func killOrphanedGroup(home: Home, job: Job) {
-        if let pgid = ownedGroup(job) { kill(-pgid, SIGKILL) }
+        ownedGroup(job)?.signalGroup(SIGKILL)
     }
 
     /// The process group running a job's attempt, as its worker recorded it with the claim: only
     /// while the leader with the recorded start time is alive (a recycled pid fails the check),
     /// and never found through anything the job itself controls, such as its environment.
-    static func ownedGroup(_ job: Job) -> pid_t? {
-        guard let g = job.jobPgid, g > 1, let start = job.jobStart, Posix.isAlive(pid: g, startTime: start) else { return nil }
-        return pid_t(g)
+    static func ownedGroup(_ job: Job) -> OwnedProcess? {
+        guard let g = job.jobPgid, let start = job.jobStart else { return nil }
+        let leader = OwnedProcess(pid: g, startTime: start)
+        return leader.isAlive ? leader : nil
     }
 }

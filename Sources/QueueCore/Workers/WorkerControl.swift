@@ -20,8 +20,8 @@ public enum WorkerControl {
             return .notRunning
         }
         func signalAll(_ sig: Int32) {
-            if supervisorUp, let p = pf { kill(pid_t(p.supervisorPid), sig) }
-            for w in workers { kill(pid_t(w.pid), sig) }
+            if supervisorUp, let p = pf { OwnedProcess(pid: p.supervisorPid, startTime: p.supervisorStart).signal(sig) }
+            for w in workers { OwnedProcess(pid: w.pid, startTime: w.startTime).signal(sig) }
         }
         func allGone() -> Bool {
             !PidFile.supervisorAlive(home) && !workers.contains { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) }

@@ -9,11 +9,11 @@ public enum WorkerHostLock {
     public static func hold(_ home: Home) throws -> Int32 {
         let path = home.workersLock(hostName: Host.current.name)
         let fd = try Posix.open(path, O_RDWR | O_CREAT, 0o600)
-        while flock(fd, LOCK_SH) != 0 {
-            if errno == EINTR { continue }
-            let e = errno
+        do {
+            try Posix.lock(fd, LOCK_SH, path: path)
+        } catch {
             close(fd)
-            throw SystemError(operation: "lock", path: path, code: e)
+            throw error
         }
         return fd
     }
