@@ -108,17 +108,28 @@ enum EnqueueCommand {
     }
 
     /// The job fields given as flags, as JSON keys and values.
+    /// Each flag is parsed here, once, into the typed value its key takes (a bad value is
+    /// reported under the flag's own name), then handed on as that JSON value.
     static func flagFields(_ cmd: ParsedCommand) throws -> [(String, JSON)] {
         var o: [(String, JSON)] = []
         for (opt, key) in flagKeys {
             guard let v = cmd.value(opt) else { continue }
+            func bad(_ expected: String) -> QueueError { .usage("invalid value '\(v.prefix(40))' for --\(opt): expected \(expected)") }
             switch key {
             case "max_retries", "priority":
                 let low = key == "priority" ? -JobInput.maxWhole : 0
                 guard let i = Int64(v), i >= low, i <= JobInput.maxWhole else {
-                    throw QueueError.usage("invalid value '\(v.prefix(40))' for --\(opt): expected a whole number between \(low) and \(JobInput.maxWhole)")
+                    throw bad("a whole number between \(low) and \(JobInput.maxWhole)")
                 }
                 o.append((key, .int(i)))
+            case "timeout", "delay":
+                guard let d = Clock.parseDuration(v), Clock.millis(seconds: d) != nil else {
+                    throw bad("seconds or a duration like 30s, 5m, 2h, between 0 and \(Clock.maxDurationText)")
+                }
+                o.append((key, .double(d)))
+            case "run_at":
+                guard Clock.parseISO(v) != nil else { throw bad("an ISO-8601 date from 1970 to 9999, e.g. 2026-11-22T10:30:00Z") }
+                o.append((key, .string(v)))
             case "cwd":
                 o.append((key, .string(v.hasPrefix("/") ? v : Posix.currentDirectory() + "/" + v)))
             default:
