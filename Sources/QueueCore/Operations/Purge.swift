@@ -9,12 +9,12 @@ public enum Purge {
         }
         let ids: [String] = try store.transaction { tx in
             let cutoff = olderThan.map { tx.now - (Clock.millis(seconds: $0) ?? Clock.millis(seconds: Clock.maxDurationSeconds)!) }
-            var victims: [String] = []
+            var victims: [(String, JobState)] = []
             try tx.eachFinished { id, st, finishedAt in
-                if (state == nil || st == state) && (cutoff == nil || finishedAt <= cutoff!) { victims.append(id) }
+                if (state == nil || st == state) && (cutoff == nil || finishedAt <= cutoff!) { victims.append((id, st)) }
             }
-            for id in victims { try tx.delete(id) }
-            return victims
+            for (id, st) in victims { try tx.delete(id, state: st) }
+            return victims.map(\.0)
         }
         // Logs go after the change is durable: a crash in between leaves only orphan logs.
         for id in ids { Posix.removeTree(store.home.logDirectory(job: id)) }

@@ -46,6 +46,11 @@ final class OmittedJobs {
         return prior
     }
 
+    /// What a scan of the snapshot already read (retention): spares a lookup per id.
+    func learn(_ id: String, state: JobState) {
+        if known[id] == nil { known[id] = .some(state) }
+    }
+
     /// The job was deleted: remembered as gone, so the snapshot's stale record is never read.
     func removed(_ id: String, wasResident: Bool) -> JobState? {
         let prior = wasResident ? nil : state(of: id)

@@ -50,6 +50,11 @@ public struct QueueState {
         try omitted?.eachFinished { id, st, at in if position[id] == nil { body(id, st, at) } }
     }
 
+    /// The state of an omitted job, as a scan of the snapshot read it (see OmittedJobs.learn).
+    func learn(_ id: String, state: JobState) {
+        if position[id] == nil { omitted?.learn(id, state: state) }
+    }
+
     /// Any job by id: in memory, or read from disk when the state omits it.
     public func job(_ id: String) -> Job? {
         if let at = position[id] { return all[at] }

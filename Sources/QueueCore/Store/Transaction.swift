@@ -140,8 +140,11 @@ public final class Transaction {
         changes.append(.put(job, from: from))
     }
 
-    public func delete(_ id: String) throws {
+    /// Deletes a job. `state`: its state as the caller read it from the files (retention's scan),
+    /// so a worker's state need not look up each finished job it left on disk.
+    public func delete(_ id: String, state known: JobState? = nil) throws {
         try loadFullState()
+        if let k = known { fullState?.learn(id, state: k) }
         guard let old = fullState?.stateOf(id) else { return }
         fullState?.remove(id)
         pendingJobs[id] = nil
