@@ -265,11 +265,3 @@ extension JSONStore {
         Posix.retryingEINTR { waitpid(pid, &status, 0) }
     }
 }
-
-/// Named points where a test can make this process die (`QUEUECTL_FAILPOINT=<name>`), to prove
-/// that a crash there loses nothing. Costs one environment lookup per point passed.
-enum Failpoint {
-    static func hit(_ name: String) {
-        if let f = getenv("QUEUECTL_FAILPOINT"), String(cString: f) == name { _exit(70) }
-    }
-}

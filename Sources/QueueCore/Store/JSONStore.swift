@@ -333,7 +333,14 @@ public final class JSONStore {
             throw error
         }
         if tx.durable && tx.config.fsync {
-            guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+            let synced = Fault.errno(for: "sync").map { e -> Int32 in errno = e; return -1 } ?? fdatasync(jfd)
+            guard synced == 0 else {
+                // Not known to be on disk, so not acknowledged: take the lines back, so no reader
+                // sees a change whose command reported failure.
+                let e = errno
+                _ = ftruncate(jfd, off_t(offset))
+                throw SystemError(operation: "sync", path: home.journal, code: e)
+            }
         } else {
             hasUnsyncedWrites = true
         }

@@ -156,8 +156,16 @@ public enum Posix {
 
     public static func pwriteAll(fd: Int32, _ raw: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
         var done = 0
+        var tries = 0
         while done < raw.count {
-            let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+            var n: Int
+            if let e = Fault.errno(for: "write", attempt: tries) {
+                errno = e
+                n = -1
+            } else {
+                n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+            }
+            tries += 1
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError(operation: "write", path: path, code: errno)
@@ -236,6 +244,7 @@ public enum Posix {
     }
 
     public static func rename(_ from: String, _ to: String) throws {
+        if let e = Fault.errno(for: "rename") { throw SystemError(operation: "rename", path: from, code: e) }
         guard Glibc.rename(from, to) == 0 else { throw SystemError(operation: "rename", path: from, code: errno) }
     }
 
