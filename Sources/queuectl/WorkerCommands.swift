@@ -26,11 +26,7 @@ enum WorkerCommands {
         let logPath = store.home.workersLog
         supervisor.logPath = logPath
         let (r, w) = Posix.makePipe()
-        fflush(stdout)
-        fflush(stderr)
-        let pid = fork()
-        if pid < 0 { throw QueueError.system("cannot fork: \(Posix.describe(errno))") }
-        if pid == 0 {
+        let pid = ForkedChild.start {
             close(r)
             setsid()
             let devNull = open("/dev/null", O_RDWR)
@@ -40,12 +36,12 @@ enum WorkerCommands {
             dup2(logFd >= 0 ? logFd : devNull, 2)
             supervisor.closeInheritedDescriptors(keep: [w])
             supervisor.closeInChildren = [w]
-            let code = supervisor.run(ready: {
+            return supervisor.run(ready: {
                 _ = write(w, "ok\n", 3)
                 close(w)
             })
-            exit(code)
         }
+        if pid < 0 { throw QueueError.system("cannot fork: \(Posix.describe(errno))") }
         close(w)
         // The parent's copy of the lock must go, or the lock would outlive the supervisor.
         supervisor.releaseLockInParent()

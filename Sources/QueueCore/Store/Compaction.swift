@@ -216,25 +216,25 @@ extension JSONStore {
     public static func runDetachedCompaction(home: Home, lockFd: Int32) -> Int32 {
         var st = stat()
         guard fstat(lockFd, &st) == 0 else { return 2 }
-        let pid = fork()
-        if pid < 0 { return 1 }
-        if pid > 0 { _exit(0) }
-        setsid()
-        // Background work: the workers and commands of this machine come first.
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
-        let store = JSONStore(home: home)
-        do {
-            try store.compactBeside()
-            return 0
-        } catch {
-            // Written once per distinct failure, for `status` and people reading the home.
-            let why = QueueError.from(error).description + "\n"
-            let known = ((try? Posix.readFile(home.compactionFailure)) ?? nil).map { String(decoding: $0, as: UTF8.self) }
-            if known != why {
-                try? Posix.atomicWrite(path: home.compactionFailure, text: why)
+        let pid = ForkedChild.start {
+            setsid()
+            // Background work: the workers and commands of this machine come first.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+            let store = JSONStore(home: home)
+            do {
+                try store.compactBeside()
+                return 0
+            } catch {
+                // Written once per distinct failure, for `status` and people reading the home.
+                let why = QueueError.from(error).description + "\n"
+                let known = ((try? Posix.readFile(home.compactionFailure)) ?? nil).map { String(decoding: $0, as: UTF8.self) }
+                if known != why {
+                    try? Posix.atomicWrite(path: home.compactionFailure, text: why)
+                }
+                return 1
             }
-            return 1
         }
+        return pid < 0 ? 1 : 0  // the parent leaves at once: whoever started it waits only this long
     }
 
     private func spawnCompactor(executable: String, lockFd: Int32) throws {

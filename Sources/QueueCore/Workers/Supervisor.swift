@@ -116,10 +116,7 @@ public final class Supervisor {
     }
 
     func spawn(_ slot: Int) {
-        fflush(stdout)
-        fflush(stderr)
-        let pid = fork()
-        if pid == 0 {
+        let pid = ForkedChild.start {
             // The child runs only the worker loop.
             close(lockFd)
             close(pipeWrite)
@@ -128,9 +125,7 @@ public final class Supervisor {
             store.closeFiles()
             let worker = Worker(store: store, slot: slot, supervisorFd: pipeRead, log: log)
             worker.drainWait = drainWait
-            let code = worker.run()
-            fflush(stderr)
-            _exit(code)
+            return worker.run()
         }
         if pid < 0 {
             log("cannot fork worker \(slot): \(Posix.describe(errno)); retrying in 5s")
