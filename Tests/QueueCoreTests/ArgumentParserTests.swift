@@ -1,7 +1,7 @@
-import Testing
+import XCTest
 @testable import QueueCore
 
-@Suite struct ArgumentParserTests {
+final class ArgumentParserTests: XCTestCase {
     let root = CommandSpec(
         "tool", summary: "a test tool",
         subcommands: [
@@ -18,7 +18,7 @@ import Testing
 
     func parse(_ args: [String]) throws -> ParsedCommand {
         guard case .run(let c) = try ArgumentParser.parse(args, root: root, program: "tool") else {
-            Issue.record("expected a command")
+            XCTFail("expected a command")
             return ParsedCommand()
         }
         return c
@@ -28,64 +28,64 @@ import Testing
         do {
             _ = try ArgumentParser.parse(args, root: root, program: "tool")
         } catch let e as QueueError {
-            #expect(e.exitCode == 2)
+            XCTAssertEqual(e.exitCode, 2)
             return e.description
         } catch {}
-        Issue.record("expected a usage error for \(args)")
+        XCTFail("expected a usage error for \(args)")
         return ""
     }
 
-    @Test func parsesOptionsInEveryForm() throws {
+    func testParsesOptionsInEveryForm() throws {
         let c = try parse(["run", "x", "--count", "3", "--tag=a", "--tag", "b", "--dry", "--home", "/h"])
-        #expect(c.path == ["run"])
-        #expect(c.arguments == ["x"])
-        #expect(c.value("count") == "3")
-        #expect(c.all("tag") == ["a", "b"])
-        #expect(c.flag("dry"))
-        #expect(c.value("home") == "/h")
-        #expect(try parse(["run", "-n", "4", "y"]).value("count") == "4")
+        XCTAssertEqual(c.path, ["run"])
+        XCTAssertEqual(c.arguments, ["x"])
+        XCTAssertEqual(c.value("count"), "3")
+        XCTAssertEqual(c.all("tag"), ["a", "b"])
+        XCTAssertTrue(c.flag("dry"))
+        XCTAssertEqual(c.value("home"), "/h")
+        XCTAssertEqual(try parse(["run", "-n", "4", "y"]).value("count"), "4")
     }
 
-    @Test func collectsEverythingAfterDoubleDash() throws {
+    func testCollectsEverythingAfterDoubleDash() throws {
         let c = try parse(["run", "x", "--", "echo", "--count", "-n"])
-        #expect(c.rest == ["echo", "--count", "-n"])
-        #expect(c.sawDashDash)
-        #expect(c.value("count") == nil)
+        XCTAssertEqual(c.rest, ["echo", "--count", "-n"])
+        XCTAssertTrue(c.sawDashDash)
+        XCTAssertNil(c.value("count"))
     }
 
-    @Test func nestedSubcommandsAndVariadicArguments() throws {
+    func testNestedSubcommandsAndVariadicArguments() throws {
         let c = try parse(["db", "drop", "a", "b", "c"])
-        #expect(c.path == ["db", "drop"])
-        #expect(c.arguments == ["a", "b", "c"])
+        XCTAssertEqual(c.path, ["db", "drop"])
+        XCTAssertEqual(c.arguments, ["a", "b", "c"])
     }
 
-    @Test func reportsMistakes() {
-        #expect(usageError(["runn", "x"]).contains("did you mean: ") && usageError(["runn", "x"]).hasSuffix(" run x"))
-        #expect(usageError(["run", "x", "--cuont", "1"]).hasSuffix("did you mean: tool run x --count 1"))
-        #expect(usageError(["run", "x", "--count"]).contains("needs a value"))
-        #expect(usageError(["run", "x", "--count", "1", "--count", "2"]).contains("given twice"))
-        #expect(usageError(["run"]).contains("missing argument NAME"))
-        #expect(usageError(["run", "x", "y"]).hasSuffix("did you mean: tool run x -- y"))  // a command's words go after --
-        #expect(usageError(["db"]).contains("needs a command"))
-        #expect(usageError(["db", "drop", "--", "x"]).contains("not accepted"))
-        #expect(usageError(["run", "x", "--dry=yes"]).contains("takes no value"))
+    func testReportsMistakes() {
+        XCTAssertTrue(usageError(["runn", "x"]).contains("did you mean: ") && usageError(["runn", "x"]).hasSuffix(" run x"))
+        XCTAssertTrue(usageError(["run", "x", "--cuont", "1"]).hasSuffix("did you mean: tool run x --count 1"))
+        XCTAssertTrue(usageError(["run", "x", "--count"]).contains("needs a value"))
+        XCTAssertTrue(usageError(["run", "x", "--count", "1", "--count", "2"]).contains("given twice"))
+        XCTAssertTrue(usageError(["run"]).contains("missing argument NAME"))
+        XCTAssertTrue(usageError(["run", "x", "y"]).hasSuffix("did you mean: tool run x -- y"))  // a command's words go after --
+        XCTAssertTrue(usageError(["db"]).contains("needs a command"))
+        XCTAssertTrue(usageError(["db", "drop", "--", "x"]).contains("not accepted"))
+        XCTAssertTrue(usageError(["run", "x", "--dry=yes"]).contains("takes no value"))
     }
 
-    @Test func helpComesFromTheDeclaration() throws {
+    func testHelpComesFromTheDeclaration() throws {
         guard case .help(let text) = try ArgumentParser.parse(["run", "--help"], root: root, program: "tool") else {
-            Issue.record("expected help")
+            XCTFail("expected help")
             return
         }
         for needle in ["Usage: tool run", "how many times", "--count N", "a tag (repeatable)", "only pretend", "the name to run", "--home DIR"] {
-            #expect(text.contains(needle), "help lacks \(needle)")
+            XCTAssertTrue(text.contains(needle), "help lacks \(needle)")
         }
         guard case .help(let top) = try ArgumentParser.parse(["-h"], root: root, program: "tool") else {
-            Issue.record("expected help")
+            XCTFail("expected help")
             return
         }
-        #expect(top.contains("run") && top.contains("database"))
+        XCTAssertTrue(top.contains("run") && top.contains("database"))
         guard case .version = try ArgumentParser.parse(["--version"], root: root, program: "tool") else {
-            Issue.record("expected version")
+            XCTFail("expected version")
             return
         }
     }

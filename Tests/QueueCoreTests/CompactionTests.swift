@@ -1,13 +1,12 @@
 import Foundation
 import Glibc
-import Testing
 import XCTest
 @testable import QueueCore
 
 /// Background compaction (Sources/QueueCore/Store/Compaction.swift): the cut, the merge written
 /// without the lock while other transactions go on, the swap that carries the journal written
 /// meanwhile, and the readers that follow it.
-@Suite struct CompactionTests {
+final class CompactionTests: XCTestCase {
     typealias TempHome = StoreTests.TempHome
 
 
@@ -17,6 +16,7 @@ import XCTest
     /// What the queue should hold, and the random changes that keep it in step with the store.
     final class Oracle {
         let home: Home
+        let seed: UInt64
         var rng: SeededRNG
         var model: [String: Job] = [:]
         /// Ids that existed once and were deleted.
@@ -29,6 +29,7 @@ import XCTest
 
         init(home: Home, seed: UInt64) {
             self.home = home
+            self.seed = seed
             rng = SeededRNG(seed: seed)
         }
 
@@ -82,13 +83,13 @@ import XCTest
                     let r = int(0...99)
                     if r < 45 || ids.isEmpty {
                         let j = newJob()
-                        #expect(try !tx.contains(j.id))
+                        XCTAssertTrue(try !tx.contains(j.id), "seed \(seed): new job \(j.id) already exists")
                         try tx.put(j)
                         model[j.id] = j
                     } else if r < 82 {
                         let id = ids[int(0...(ids.count - 1))]
                         let current = try tx.job(id)
-                        #expect(current == model[id], "transaction's view of \(id)")
+                        XCTAssertEqual(current, model[id], "seed \(seed): transaction's view of \(id)")
                         let j = changed(model[id]!)
                         try tx.put(j)
                         model[id] = j
@@ -116,9 +117,9 @@ import XCTest
 
         /// `state` holds exactly the model's jobs, field for field.
         func matches(_ state: QueueState, _ label: String) {
-            #expect(Set(state.ids) == Set(model.keys), "\(label): ids")
+            XCTAssertEqual(Set(state.ids), Set(model.keys), "\(label): ids")
             let wrong = model.values.filter { state[$0.id] != $0 }.map(\.id).sorted()
-            #expect(wrong.isEmpty, "\(label): jobs differ from the model: \(wrong.prefix(8))")
+            XCTAssertTrue(wrong.isEmpty, "\(label): jobs differ from the model: \(wrong.prefix(8))")
         }
 
         /// Everything a fresh process can ask, answered as the model says.
@@ -128,7 +129,7 @@ import XCTest
             let counts = try store().counts()
             for st in JobState.allCases {
                 let want = model.values.filter { $0.state == st }.count
-                #expect((counts[st] ?? 0) == want, "\(label): counts[\(st)]")
+                XCTAssertEqual((counts[st] ?? 0), want, "\(label): counts[\(st)]")
             }
 
             // One job without loading the others: the journal, the tail, or jobs.ids into the new snapshot.
@@ -139,141 +140,146 @@ import XCTest
             for _ in 0..<min(3, goneIds.count) { probe.append(goneIds[int(0...(goneIds.count - 1))]) }
             for id in probe {
                 let fresh = store()
-                #expect(try fresh.job(id) == model[id], "\(label): job(\(id))")
-                #expect(fresh.fullLoads == 0, "\(label): job(\(id)) had to load every job (jobs.ids does not match the snapshot)")
+                XCTAssertEqual(try fresh.job(id), model[id], "\(label): job(\(id))")
+                XCTAssertEqual(fresh.fullLoads, 0, "\(label): job(\(id)) had to load every job (jobs.ids does not match the snapshot)")
             }
             let fresh = store()
             let answers = try fresh.transaction { tx in try probe.map { try tx.contains($0) } }
-            #expect(answers == probe.map { model[$0] != nil }, "\(label): contains \(probe)")
-            #expect(fresh.fullLoads == 0, "\(label): contains had to load every job")
+            XCTAssertEqual(answers, probe.map { model[$0] != nil }, "\(label): contains \(probe)")
+            XCTAssertEqual(fresh.fullLoads, 0, "\(label): contains had to load every job")
 
             if let r = try store().recent(limit: 5, state: nil) {
-                #expect(r.jobs.map(\.id) == newestFirst.suffix(5).map(\.id), "\(label): recent(5)")
-                #expect(r.jobs == Array(newestFirst.suffix(5)), "\(label): recent(5) jobs")
-                #expect(r.total == model.count, "\(label): recent total")
+                XCTAssertEqual(r.jobs.map(\.id), newestFirst.suffix(5).map(\.id), "\(label): recent(5)")
+                XCTAssertEqual(r.jobs, Array(newestFirst.suffix(5)), "\(label): recent(5) jobs")
+                XCTAssertEqual(r.total, model.count, "\(label): recent total")
             }
             for st in [JobState.pending, .failed, .completed] {
                 if let r = try store().recent(limit: 3, state: st) {
                     let want = newestFirst.filter { $0.state == st }
-                    #expect(r.jobs.map(\.id) == want.suffix(3).map(\.id), "\(label): recent(3, \(st))")
-                    #expect(r.total == want.count, "\(label): recent total \(st)")
+                    XCTAssertEqual(r.jobs.map(\.id), want.suffix(3).map(\.id), "\(label): recent(3, \(st))")
+                    XCTAssertEqual(r.total, want.count, "\(label): recent total \(st)")
                 }
             }
 
             // jobs.due: the waiting jobs not yet due.
             let later = model.values.filter { $0.state.isWaiting && ($0.dueAt ?? 0) > now }
             let sched = try store().scheduled(now: now)
-            #expect(sched.count == later.count, "\(label): scheduled count")
-            #expect(sched.next == later.compactMap(\.dueAt).min(), "\(label): next due")
+            XCTAssertEqual(sched.count, later.count, "\(label): scheduled count")
+            XCTAssertEqual(sched.next, later.compactMap(\.dueAt).min(), "\(label): next due")
         }
     }
 
     // MARK: - 1. The oracle
 
-    @Test(arguments: [1, 2, 3, 7, 42, 1234] as [UInt64])
-    func randomChangesDuringCompactionsMatchAModel(seed: UInt64) throws {
-        let t = TempHome()
-        let o = Oracle(home: t.home, seed: seed)
-        let writer = o.store(), second = o.store(), compactor = o.store()
-        let reader = o.store(), lagger = o.store()
+    /// Seeds 1, 2, 3, 7, 42 and 1234, each run on its own: a failure or an error names its seed,
+    /// and the next seed still runs.
+    func testRandomChangesDuringCompactionsMatchAModel() {
+        func oneSeed(_ seed: UInt64) throws {
+            let t = TempHome()
+            let o = Oracle(home: t.home, seed: seed)
+            let writer = o.store(), second = o.store(), compactor = o.store()
+            let reader = o.store(), lagger = o.store()
 
-        // Nothing to fold in an empty home.
-        #expect(try compactor.compactBeside() == nil)
-        try o.randomTransaction(on: writer)  // lays down the empty snapshot of generation 1
-        var generation: Int64 = 1
-        var unfolded = true  // changes (or a snapshot tail) that a compaction would fold
-        #expect(try reader.read { $0.count } == o.model.count)
-        var readerLoads = reader.fullLoads
-        var compactions = 0, withTail = 0, replaced = 0, followUps = 0
+            // Nothing to fold in an empty home.
+            XCTAssertNil(try compactor.compactBeside(), "seed \(seed): an empty home compacted")
+            try o.randomTransaction(on: writer)  // lays down the empty snapshot of generation 1
+            var generation: Int64 = 1
+            var unfolded = true  // changes (or a snapshot tail) that a compaction would fold
+            XCTAssertEqual(try reader.read { $0.count }, o.model.count, "seed \(seed): first read")
+            var readerLoads = reader.fullLoads
+            var compactions = 0, withTail = 0, replaced = 0, followUps = 0
 
-        /// Compacts through `compactor` holding compact.lock, its `between` closure making `k` transactions
-        /// on `between` (and, when `replace`, a full compaction by another instance) during it.
-        func compact(_ label: String, k: Int, on between: JSONStore?, replace: Bool) throws {
-            _ = try reader.read { $0.count }  // the reader is at the journal's end before the cut
-            let lockFd = try #require(compactor.tryCompactionLock(), "compact.lock is free")
-            defer { close(lockFd) }
-            let before = unfolded
-            var ran = false
-            let got = try compactor.compactBeside(between: {
-                ran = true
-                if let s = between { for _ in 0..<k { try o.randomTransaction(on: s) } }
-                if replace { try second.compactNow() }  // like `purge`: the journal is replaced meanwhile
-            })
-            if !before {
-                #expect(got == nil, "\(label): nothing new, yet it compacted")
-                #expect(!ran, "\(label): nothing to do, yet it wrote a snapshot")
-                #expect(reader.fullLoads == readerLoads)
+            /// Compacts through `compactor` holding compact.lock, its `between` closure making `k` transactions
+            /// on `between` (and, when `replace`, a full compaction by another instance) during it.
+            func compact(_ label: String, k: Int, on between: JSONStore?, replace: Bool) throws {
+                _ = try reader.read { $0.count }  // the reader is at the journal's end before the cut
+                let lockFd = try XCTUnwrap(compactor.tryCompactionLock(), "\(label): compact.lock is free")
+                defer { close(lockFd) }
+                let before = unfolded
+                var ran = false
+                let got = try compactor.compactBeside(between: {
+                    ran = true
+                    if let s = between { for _ in 0..<k { try o.randomTransaction(on: s) } }
+                    if replace { try second.compactNow() }  // like `purge`: the journal is replaced meanwhile
+                })
+                if !before {
+                    XCTAssertNil(got, "\(label): nothing new, yet it compacted")
+                    XCTAssertTrue(!ran, "\(label): nothing to do, yet it wrote a snapshot")
+                    XCTAssertEqual(reader.fullLoads, readerLoads, "\(label): the reader reloaded every job")
+                    try o.verify(label)
+                    return
+                }
+                XCTAssertTrue(ran, "\(label)")
+                let tailed = between != nil && k > 0
+                if replace {
+                    XCTAssertNil(got, "\(label): the journal was replaced during the compaction, its work is stale")
+                    generation += 1
+                    unfolded = false
+                    replaced += 1
+                } else {
+                    XCTAssertEqual(got, generation + 1, "\(label): generation")
+                    generation += 1
+                    compactions += 1
+                    unfolded = tailed
+                    if tailed { withTail += 1 }
+                    let head = String(decoding: t.bytes("jobs.json")?.prefix(400) ?? Data(), as: UTF8.self)
+                    XCTAssertTrue(head.contains("\"generation\":\(generation),"), "\(label): \(head)")
+                    XCTAssertTrue(head.contains("\"cut\":{\"generation\":\(generation - 1),"), "\(label): the new snapshot continues in journal.\(generation - 1).jsonl")
+                    XCTAssertTrue(FileManager.default.fileExists(atPath: t.home.journal(generation: generation - 1)), "\(label): the folded journal is kept")
+                }
+                // A reader that was caught up before the compaction follows it, without reloading every job.
+                o.matches(try reader.read { $0 }, "\(label), long-lived reader")
+                if replace {
+                    readerLoads = reader.fullLoads  // no `follows` after a full compaction: it reloads
+                } else {
+                    XCTAssertEqual(reader.fullLoads, readerLoads, "\(label): the long-lived reader reloaded every job instead of following")
+                }
+                o.matches(try writer.read { $0 }, "\(label), long-lived writer")
                 try o.verify(label)
-                return
             }
-            #expect(ran, "\(label)")
-            let tailed = between != nil && k > 0
-            if replace {
-                #expect(got == nil, "\(label): the journal was replaced during the compaction, its work is stale")
-                generation += 1
-                unfolded = false
-                replaced += 1
-            } else {
-                #expect(got == generation + 1, "\(label): generation")
-                generation += 1
-                compactions += 1
-                unfolded = tailed
-                if tailed { withTail += 1 }
-                let head = String(decoding: t.bytes("jobs.json")?.prefix(400) ?? Data(), as: UTF8.self)
-                #expect(head.contains("\"generation\":\(generation),"), "\(label): \(head)")
-                #expect(head.contains("\"cut\":{\"generation\":\(generation - 1),"), "\(label): the new snapshot continues in journal.\(generation - 1).jsonl")
-                #expect(FileManager.default.fileExists(atPath: t.home.journal(generation: generation - 1)), "\(label): the folded journal is kept")
-            }
-            // A reader that was caught up before the compaction follows it, without reloading every job.
-            o.matches(try reader.read { $0 }, "\(label), long-lived reader")
-            if replace {
-                readerLoads = reader.fullLoads  // no `follows` after a full compaction: it reloads
-            } else {
-                #expect(reader.fullLoads == readerLoads, "\(label): the long-lived reader reloaded every job instead of following")
-            }
-            o.matches(try writer.read { $0 }, "\(label), long-lived writer")
-            try o.verify(label)
-        }
 
-        for step in 0..<90 {
-            // Changes before the cut: the long-lived writer, or a fresh (light) process.
-            try o.randomTransaction(on: o.chance(60) ? writer : o.store())
+            for step in 0..<90 {
+                // Changes before the cut: the long-lived writer, or a fresh (light) process.
+                try o.randomTransaction(on: o.chance(60) ? writer : o.store())
+                unfolded = true
+                if step % 6 != 5 { continue }
+                let n = step / 6
+                let label = "seed \(seed) step \(step)"
+                // Who changes the queue during the compaction: another instance, the compactor's own
+                // instance, the long-lived writer, a fresh process, or nobody.
+                let who = [second, compactor, writer, o.store(), nil][n % 5]
+                try compact(label, k: who == nil ? 0 : o.int(1...3), on: who, replace: n % 7 == 6)
+                if n % 3 == 1 {
+                    // Two in a row: the second folds the first one's tail (or finds nothing)...
+                    try compact(label + " again", k: 0, on: nil, replace: false)
+                    followUps += 1
+                    // ...and a third has nothing left to fold.
+                    try compact(label + " a third time", k: 0, on: nil, replace: false)
+                }
+                if n % 3 == 2 {
+                    // A reader that fell behind by several compactions reloads, and is still right.
+                    o.matches(try lagger.read { $0 }, "\(label), lagging reader")
+                }
+            }
+            // `queuectl compact`'s entry point: waits for compact.lock, then folds what is left.
+            try o.randomTransaction(on: writer)
             unfolded = true
-            if step % 6 != 5 { continue }
-            let n = step / 6
-            let label = "seed \(seed) step \(step)"
-            // Who changes the queue during the compaction: another instance, the compactor's own
-            // instance, the long-lived writer, a fresh process, or nobody.
-            let who = [second, compactor, writer, o.store(), nil][n % 5]
-            try compact(label, k: who == nil ? 0 : o.int(1...3), on: who, replace: n % 7 == 6)
-            if n % 3 == 1 {
-                // Two in a row: the second folds the first one's tail (or finds nothing)...
-                try compact(label + " again", k: 0, on: nil, replace: false)
-                followUps += 1
-                // ...and a third has nothing left to fold.
-                try compact(label + " a third time", k: 0, on: nil, replace: false)
-            }
-            if n % 3 == 2 {
-                // A reader that fell behind by several compactions reloads, and is still right.
-                o.matches(try lagger.read { $0 }, "\(label), lagging reader")
-            }
-        }
-        // `queuectl compact`'s entry point: waits for compact.lock, then folds what is left.
-        try o.randomTransaction(on: writer)
-        unfolded = true
-        #expect(try writer.compactWaiting() == generation + 1)
-        generation += 1
-        #expect(try writer.compactWaiting() == nil, "nothing new after compactWaiting")
-        try o.verify("seed \(seed) after compactWaiting")
+            XCTAssertEqual(try writer.compactWaiting(), generation + 1, "seed \(seed): compactWaiting")
+            generation += 1
+            XCTAssertNil(try writer.compactWaiting(), "seed \(seed): nothing new after compactWaiting")
+            try o.verify("seed \(seed) after compactWaiting")
 
-        #expect(compactions >= 10 && withTail >= 5 && replaced >= 1 && followUps >= 3,
-                "the run did not exercise enough: \(compactions) compactions, \(withTail) with a tail, \(replaced) replaced")
-        #expect(o.model.count > 20 && !o.gone.isEmpty)
+            XCTAssertTrue(compactions >= 10 && withTail >= 5 && replaced >= 1 && followUps >= 3, "seed \(seed): the run did not exercise enough: \(compactions) compactions, \(withTail) with a tail, \(replaced) replaced")
+            XCTAssertTrue(o.model.count > 20 && !o.gone.isEmpty, "seed \(seed): \(o.model.count) jobs, \(o.gone.count) deleted")
+        }
+        for seed in [1, 2, 3, 7, 42, 1234] as [UInt64] {
+            do { try oneSeed(seed) } catch { XCTFail("seed \(seed): \(error)") }
+        }
     }
 
     // MARK: - 3. A missing kept journal
 
-    @Test func aSnapshotWhoseKeptJournalIsMissingIsCorruptNotSilentlyShort() throws {
+    func testASnapshotWhoseKeptJournalIsMissingIsCorruptNotSilentlyShort() throws {
         let t = TempHome()
         let s = JSONStore(home: t.home)
         s.compactThreshold = Self.never
@@ -285,30 +291,30 @@ import XCTest
         try add((0..<10).map { "base\($0)" }, on: s)
         let other = JSONStore(home: t.home)
         other.compactThreshold = Self.never
-        let g = try #require(try s.compactBeside(between: { try add(["during1", "during2"], on: other) }))
+        let g = try XCTUnwrap(try s.compactBeside(between: { try add(["during1", "during2"], on: other) }))
         let kept = t.home.journal(generation: g - 1)
-        #expect(FileManager.default.fileExists(atPath: kept))
-        #expect(try JSONStore(home: t.home).read { $0.count } == 12)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: kept))
+        XCTAssertEqual(try JSONStore(home: t.home).read { $0.count }, 12)
 
         let aside = t.dir + "/kept-aside.jsonl"
         try FileManager.default.moveItem(atPath: kept, toPath: aside)
         let before = Harness.files(t.home.path)
         do {
             let n = try JSONStore(home: t.home).read { $0.count }
-            Issue.record("read returned \(n) jobs although the changes made during the compaction are missing")
+            XCTFail("read returned \(n) jobs although the changes made during the compaction are missing")
         } catch let e as QueueError {
-            guard case .corrupt(let path, let reason) = e else { Issue.record("wrong error \(e)"); return }
-            #expect(path == t.home.snapshot)
-            #expect(reason.contains(kept), "the message should name \(kept): \(reason)")
-            #expect(e.description.contains("journal.\(g - 1).jsonl"))
-            #expect(e.exitCode == 1)
+            guard case .corrupt(let path, let reason) = e else { XCTFail("wrong error \(e)"); return }
+            XCTAssertEqual(path, t.home.snapshot)
+            XCTAssertTrue(reason.contains(kept), "the message should name \(kept): \(reason)")
+            XCTAssertTrue(e.description.contains("journal.\(g - 1).jsonl"))
+            XCTAssertEqual(e.exitCode, 1)
         }
-        #expect(Harness.files(t.home.path) == before, "nothing was written while the home is damaged")
+        XCTAssertEqual(Harness.files(t.home.path), before, "nothing was written while the home is damaged")
 
         // Put back, nothing was lost.
         try FileManager.default.moveItem(atPath: aside, toPath: kept)
         let state = try JSONStore(home: t.home).read { $0 }
-        #expect(state.count == 12 && state["during1"] != nil && state["during2"] != nil)
+        XCTAssertTrue(state.count == 12 && state["during1"] != nil && state["during2"] != nil)
     }
 
     // MARK: - The schedule after a deletion
@@ -316,24 +322,29 @@ import XCTest
     /// `scheduled(now:)` (status's "scheduled") reads jobs.due and then the changes since the
     /// snapshot; a deletion line has no "state" key, so ScheduleScan.job returns nil for it and
     /// the deleted job stays counted until the next compaction rewrites jobs.due.
-    @Test(arguments: [false, true])
-    func deletingAScheduledJobUnschedulesIt(foldedFirst: Bool) throws {
-        let t = TempHome()
-        let s = JSONStore(home: t.home)
-        s.compactThreshold = Self.never
-        let now = Clock.nowMillis()
-        var j = Job(id: "later", command: "true", maxRetries: 3, createdAt: now, cwd: "/")
-        j.runAt = now + 3_600_000
-        j.nextRunAt = j.runAt
-        try s.transaction { tx in try tx.put(j) }
-        if foldedFirst { #expect(try s.compactBeside() != nil) }  // then it is in jobs.due
-        #expect(try JSONStore(home: t.home).scheduled(now: now).count == 1)
-        try s.transaction { tx in try tx.delete("later") }
-        #expect(try JSONStore(home: t.home).read { $0.count } == 0)
-        let after = try JSONStore(home: t.home).scheduled(now: now)
-        #expect(after.count == 0 && after.next == nil, "the deleted job is still scheduled: \(after)")
-        #expect(try s.compactBeside() != nil)
-        #expect(try JSONStore(home: t.home).scheduled(now: now).count == 0, "jobs.due after the merge")
+    func testDeletingAScheduledJobUnschedulesIt() {
+        func oneCase(foldedFirst: Bool) throws {
+            let label = "foldedFirst \(foldedFirst)"
+            let t = TempHome()
+            let s = JSONStore(home: t.home)
+            s.compactThreshold = Self.never
+            let now = Clock.nowMillis()
+            var j = Job(id: "later", command: "true", maxRetries: 3, createdAt: now, cwd: "/")
+            j.runAt = now + 3_600_000
+            j.nextRunAt = j.runAt
+            try s.transaction { tx in try tx.put(j) }
+            if foldedFirst { XCTAssertTrue(try s.compactBeside() != nil, "\(label): the first merge") }  // then it is in jobs.due
+            XCTAssertEqual(try JSONStore(home: t.home).scheduled(now: now).count, 1, "\(label): scheduled before the deletion")
+            try s.transaction { tx in try tx.delete("later") }
+            XCTAssertEqual(try JSONStore(home: t.home).read { $0.count }, 0, "\(label): jobs after the deletion")
+            let after = try JSONStore(home: t.home).scheduled(now: now)
+            XCTAssertTrue(after.count == 0 && after.next == nil, "\(label): the deleted job is still scheduled: \(after)")
+            XCTAssertTrue(try s.compactBeside() != nil, "\(label): the merge")
+            XCTAssertEqual(try JSONStore(home: t.home).scheduled(now: now).count, 0, "\(label): jobs.due after the merge")
+        }
+        for foldedFirst in [false, true] {
+            do { try oneCase(foldedFirst: foldedFirst) } catch { XCTFail("foldedFirst \(foldedFirst): \(error)") }
+        }
     }
 
     // MARK: - Creation order of the merged snapshot
@@ -343,43 +354,47 @@ import XCTest
     /// (QueueState.orderedPositions). The merge must keep it so, also for jobs created in the
     /// same millisecond out of id order, by a machine whose clock is behind, or under an id that
     /// was deleted and created again since the last compaction.
-    @Test(arguments: ["sameMillisecond", "clockSkew", "clockFarBehind", "recreated"])
-    func theMergedSnapshotKeepsCreationOrderForRecent(_ scenario: String) throws {
-        let t = TempHome()
-        let s = JSONStore(home: t.home)
-        s.compactThreshold = Self.never
-        func job(_ id: String, _ created: Millis) -> Job { Job(id: id, command: "true", maxRetries: 3, createdAt: created, cwd: "/") }
-        try s.transaction { tx in for i in 0..<10 { try tx.put(job("x\(i)", 1_000_000 + Millis(i) * 10)) } }
-        #expect(try s.compactBeside() != nil)
-        try s.transaction { tx in
-            switch scenario {
-            case "sameMillisecond":  // two enqueues in one millisecond, the later one with the smaller id
-                try tx.put(job("y-b", 2_000_000))
-                try tx.put(job("y-a", 2_000_000))
-            case "clockSkew":  // another machine's clock is a little behind
-                try tx.put(job("y1", 2_000_000))
-                try tx.put(job("y2", 1_999_990))
-            case "clockFarBehind":  // ... or far behind: older than jobs already in jobs.json
-                try tx.put(job("y1", 2_000_000))
-                try tx.put(job("y2", 1_000_045))
-            default:  // "recreated": purged, then enqueued again under the same id, before a compaction
-                try tx.delete("x0")
-                try tx.put(job("x0", 2_000_000))
+    func testTheMergedSnapshotKeepsCreationOrderForRecent() {
+        func oneScenario(_ scenario: String) throws {
+            let t = TempHome()
+            let s = JSONStore(home: t.home)
+            s.compactThreshold = Self.never
+            func job(_ id: String, _ created: Millis) -> Job { Job(id: id, command: "true", maxRetries: 3, createdAt: created, cwd: "/") }
+            try s.transaction { tx in for i in 0..<10 { try tx.put(job("x\(i)", 1_000_000 + Millis(i) * 10)) } }
+            XCTAssertTrue(try s.compactBeside() != nil, "\(scenario): the first merge")
+            try s.transaction { tx in
+                switch scenario {
+                case "sameMillisecond":  // two enqueues in one millisecond, the later one with the smaller id
+                    try tx.put(job("y-b", 2_000_000))
+                    try tx.put(job("y-a", 2_000_000))
+                case "clockSkew":  // another machine's clock is a little behind
+                    try tx.put(job("y1", 2_000_000))
+                    try tx.put(job("y2", 1_999_990))
+                case "clockFarBehind":  // ... or far behind: older than jobs already in jobs.json
+                    try tx.put(job("y1", 2_000_000))
+                    try tx.put(job("y2", 1_000_045))
+                default:  // "recreated": purged, then enqueued again under the same id, before a compaction
+                    try tx.delete("x0")
+                    try tx.put(job("x0", 2_000_000))
+                }
             }
-        }
-        let all = try JSONStore(home: t.home).read { $0 }
-        func check(_ when: String) throws {
-            for limit in 1...7 {
-                let got = try #require(try JSONStore(home: t.home).recent(limit: limit, state: nil))
-                #expect(got.jobs.map(\.id) == all.ordered().suffix(limit).map(\.id), "\(scenario), \(when), limit \(limit)")
+            let all = try JSONStore(home: t.home).read { $0 }
+            func check(_ when: String) throws {
+                for limit in 1...7 {
+                    let got = try XCTUnwrap(try JSONStore(home: t.home).recent(limit: limit, state: nil), "\(scenario), \(when), limit \(limit): recent")
+                    XCTAssertEqual(got.jobs.map(\.id), all.ordered().suffix(limit).map(\.id), "\(scenario), \(when), limit \(limit)")
+                }
             }
+            try check("changes in the journal")
+            XCTAssertTrue(try s.compactBeside() != nil, "\(scenario): the second merge")
+            try check("after a background compaction")
+            XCTAssertEqual(try JSONStore(home: t.home).read { $0 }.ordered().map(\.id), all.ordered().map(\.id), "\(scenario): creation order of a whole read")
+            try s.compactNow()  // a full compaction sorts every job
+            try check("after a full compaction")
         }
-        try check("changes in the journal")
-        #expect(try s.compactBeside() != nil)
-        try check("after a background compaction")
-        #expect(try JSONStore(home: t.home).read { $0 }.ordered().map(\.id) == all.ordered().map(\.id))
-        try s.compactNow()  // a full compaction sorts every job
-        try check("after a full compaction")
+        for scenario in ["sameMillisecond", "clockSkew", "clockFarBehind", "recreated"] {
+            do { try oneScenario(scenario) } catch { XCTFail("\(scenario): \(error)") }
+        }
     }
 }
 

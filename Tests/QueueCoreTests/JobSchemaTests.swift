@@ -1,10 +1,10 @@
 import Foundation
-import Testing
+import XCTest
 @testable import QueueCore
 
 /// The job record's format is a contract (Model/JobSchema.swift): between the writers, the byte
 /// scanners, and every home already on disk.
-@Suite struct JobSchemaTests {
+final class JobSchemaTests: XCTestCase {
     /// A job with every optional field set.
     static var full: Job {
         var j = Job(id: "full", command: #"echo "a,\"state\":\"dead\"" b"#, maxRetries: 2, createdAt: 1_700_000_000_000, cwd: "/tmp")
@@ -40,44 +40,44 @@ import Testing
         return pairs.map(\.0)
     }
 
-    @Test func bothWritersUseTheDeclaredKeysInTheDeclaredOrder() throws {
+    func testBothWritersUseTheDeclaredKeysInTheDeclaredOrder() throws {
         let j = JobSchemaTests.full
         var w = ByteWriter(capacity: 1024)
         j.writeCompact(to: &w)
         let stored = try JSONParser.parse(bytes: w.bytes)
-        #expect(JobSchemaTests.keys(stored) == JobSchema.keys, "writeCompact")
-        #expect(JobSchemaTests.keys(j.json) == JobSchema.keys, "json")
-        #expect(JobSchemaTests.keys(stored["history"]?.arrayValue?.first ?? .null) == JobSchema.attemptKeys, "an attempt")
-        #expect(Job(json: stored) == j, "a stored record reads back as the same job")
+        XCTAssertEqual(JobSchemaTests.keys(stored), JobSchema.keys, "writeCompact")
+        XCTAssertEqual(JobSchemaTests.keys(j.json), JobSchema.keys, "json")
+        XCTAssertEqual(JobSchemaTests.keys(stored["history"]?.arrayValue?.first ?? .null), JobSchema.attemptKeys, "an attempt")
+        XCTAssertEqual(Job(json: stored), j, "a stored record reads back as the same job")
     }
 
-    @Test func emptyOptionalKeysAreLeftOutAndTheRestKeepTheirOrder() throws {
+    func testEmptyOptionalKeysAreLeftOutAndTheRestKeepTheirOrder() throws {
         let j = Job(id: "bare", command: "true", maxRetries: 0, createdAt: 1_700_000_000_000, cwd: "/")
         var w = ByteWriter(capacity: 512)
         j.writeCompact(to: &w)
         let want = JobSchema.keys.filter { !JobSchema.optionalKeys.contains($0) }
-        #expect(JobSchemaTests.keys(try JSONParser.parse(bytes: w.bytes)) == want)
-        #expect(JobSchemaTests.keys(j.json) == want)
+        XCTAssertEqual(JobSchemaTests.keys(try JSONParser.parse(bytes: w.bytes)), want)
+        XCTAssertEqual(JobSchemaTests.keys(j.json), want)
     }
 
     /// The scanners read records without decoding them; they must agree with the decoder.
-    @Test func theScannersReadWhatTheDecoderReads() throws {
+    func testTheScannersReadWhatTheDecoderReads() throws {
         var j = JobSchemaTests.full
         j.state = .completed
         var w = ByteWriter(capacity: 1024)
         j.writeCompact(to: &w)
         w.bytes.withUnsafeBufferPointer { b in
-            #expect(ScheduleScan.finishedState(b) == .completed)
-            #expect(ScheduleScan.finishedAt(b) == j.finishedAt)
-            #expect(SnapshotFile.recordId(b) == "full")
-            #expect(ScheduleScan.creationKey(in: b, start: 0, end: b.count) == ScheduleScan.CreationKey(j))
+            XCTAssertEqual(ScheduleScan.finishedState(b), .completed)
+            XCTAssertEqual(ScheduleScan.finishedAt(b), j.finishedAt)
+            XCTAssertEqual(SnapshotFile.recordId(b), "full")
+            XCTAssertEqual(ScheduleScan.creationKey(in: b, start: 0, end: b.count), ScheduleScan.CreationKey(j))
         }
     }
 
     /// A home written by the format of 2026-11-24 (Tests/fixtures/home-v1, never regenerated):
     /// every later version must read it, through every path — a whole load, the light counts,
     /// one job through jobs.ids, the newest jobs from the end of the file, and a worker's state.
-    @Test func theCommittedHomeOfFormatV1StillReads() throws {
+    func testTheCommittedHomeOfFormatV1StillReads() throws {
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("fixtures/home-v1")
         let t = StoreTests.TempHome()
@@ -88,19 +88,19 @@ import Testing
         let want: [String: JobState] = ["done": .completed, "dead": .dead, "later": .pending, "gone": .cancelled,
                                         "afterCompact": .pending, "retried": .pending]
         let all = try t.store().read { $0 }
-        #expect(Dictionary(uniqueKeysWithValues: all.all.map { ($0.id, $0.state) }) == want)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: all.all.map { ($0.id, $0.state) }), want)
         let counts = try t.store().counts()
-        #expect(counts[.pending] == 3 && counts[.completed] == 1 && counts[.dead] == 1 && counts[.cancelled] == 1)
-        let later = try #require(try t.store().job("later"))
-        #expect(later.priority == 5 && later.env.map(\.0) == ["A"] && later.dependsOn == ["done"] && later.runAt != nil)
-        #expect(try t.store().job("dead")?.history.count == 2)
-        #expect(try t.store().job("afterCompact")?.command == #"echo "quoted \"x\"""#)
-        let recent = try #require(try t.store().recent(limit: 2, state: nil))
-        #expect(recent.jobs.map(\.id) == ["afterCompact", "retried"] && recent.total == 6)
+        XCTAssertTrue(counts[.pending] == 3 && counts[.completed] == 1 && counts[.dead] == 1 && counts[.cancelled] == 1, "\(counts)")
+        let later = try XCTUnwrap(try t.store().job("later"))
+        XCTAssertTrue(later.priority == 5 && later.env.map(\.0) == ["A"] && later.dependsOn == ["done"] && later.runAt != nil)
+        XCTAssertEqual(try t.store().job("dead")?.history.count, 2)
+        XCTAssertEqual(try t.store().job("afterCompact")?.command, #"echo "quoted \"x\"""#)
+        let recent = try XCTUnwrap(try t.store().recent(limit: 2, state: nil))
+        XCTAssertTrue(recent.jobs.map(\.id) == ["afterCompact", "retried"] && recent.total == 6)
         let worker = t.store()
         worker.keepsFinished = false
-        #expect(try worker.transaction { try $0.nextRunnable()?.id } == "afterCompact")
-        #expect(try worker.job("done")?.state == .completed, "a finished job the worker left on disk")
-        #expect(try t.store().config().backoffBase == 1)
+        XCTAssertEqual(try worker.transaction { try $0.nextRunnable()?.id }, "afterCompact")
+        XCTAssertEqual(try worker.job("done")?.state, .completed, "a finished job the worker left on disk")
+        XCTAssertEqual(try t.store().config().backoffBase, 1)
     }
 }

@@ -1,11 +1,11 @@
 import Foundation
 import Glibc
-import Testing
+import XCTest
 @testable import QueueCore
 
 /// The state transitions (Lifecycle) as a table, and the runner used as a library: what each
 /// outcome makes of a job, and what each kind of command makes of an outcome.
-@Suite struct LifecycleTableTests {
+final class LifecycleTableTests: XCTestCase {
     static let now: Millis = 1_800_000_000_000
 
     struct Row {
@@ -41,46 +41,48 @@ import Testing
         Row(name: "backoff saturates at backoff_max", attemptsBefore: 40, maxRetries: 100, outcome: outcome(exit: 1), base: 1_000_000, result: .retry(at: now + 3_600_000), state: .failed, lastError: "exit code 1"),
     ]
 
-    @Test(arguments: LifecycleTableTests.rows.indices)
-    func finish(_ i: Int) {
-        let row = LifecycleTableTests.rows[i]
-        var c = Config()
-        c.values["backoff_base"] = row.base
-        var j = Job(id: "j", command: "x", maxRetries: row.maxRetries, createdAt: LifecycleTableTests.now - 10_000, cwd: "/")
-        j.attempts = row.attemptsBefore
-        Lifecycle.claim(&j, now: LifecycleTableTests.now - 1_000, workerPid: 7, workerStart: 70)
-        j.jobPgid = 8
-        #expect(j.state == .processing && j.attempts == row.attemptsBefore + 1 && j.history.count == 1, "\(row.name)")
-        let result = Lifecycle.finish(&j, outcome: row.outcome, now: LifecycleTableTests.now, config: c)
-        #expect(result == row.result, "\(row.name)")
-        #expect(j.state == row.state, "\(row.name)")
-        #expect(j.lastError == row.lastError, "\(row.name)")
-        #expect(j.workerPid == nil && j.workerStart == nil && j.jobPgid == nil && j.jobStart == nil, "\(row.name): the claim is cleared")
-        #expect(j.history.last?.finishedAt == LifecycleTableTests.now, "\(row.name): the attempt is closed")
-        #expect(j.finishedAt == (row.state.isFinished ? LifecycleTableTests.now : nil), "\(row.name)")
-        if case .retry(let at) = row.result { #expect(j.nextRunAt == at, "\(row.name)") } else { #expect(j.nextRunAt == nil, "\(row.name)") }
+    func testFinish() {
+        for i in LifecycleTableTests.rows.indices {
+            let row = LifecycleTableTests.rows[i]
+            let name = "row \(i), \(row.name)"
+            var c = Config()
+            c.values["backoff_base"] = row.base
+            var j = Job(id: "j", command: "x", maxRetries: row.maxRetries, createdAt: LifecycleTableTests.now - 10_000, cwd: "/")
+            j.attempts = row.attemptsBefore
+            Lifecycle.claim(&j, now: LifecycleTableTests.now - 1_000, workerPid: 7, workerStart: 70)
+            j.jobPgid = 8
+            XCTAssertTrue(j.state == .processing && j.attempts == row.attemptsBefore + 1 && j.history.count == 1, "\(name)")
+            let result = Lifecycle.finish(&j, outcome: row.outcome, now: LifecycleTableTests.now, config: c)
+            XCTAssertEqual(result, row.result, "\(name)")
+            XCTAssertEqual(j.state, row.state, "\(name)")
+            XCTAssertEqual(j.lastError, row.lastError, "\(name)")
+            XCTAssertTrue(j.workerPid == nil && j.workerStart == nil && j.jobPgid == nil && j.jobStart == nil, "\(name): the claim is cleared")
+            XCTAssertEqual(j.history.last?.finishedAt, LifecycleTableTests.now, "\(name): the attempt is closed")
+            XCTAssertEqual(j.finishedAt, (row.state.isFinished ? LifecycleTableTests.now : nil), "\(name)")
+            if case .retry(let at) = row.result { XCTAssertEqual(j.nextRunAt, at, "\(name)") } else { XCTAssertNil(j.nextRunAt, "\(name)") }
+        }
     }
 
-    @Test func requeueRetryFromDLQAndCancel() {
+    func testRequeueRetryFromDLQAndCancel() {
         let now = LifecycleTableTests.now
         var j = Job(id: "j", command: "x", maxRetries: 1, createdAt: now - 10_000, cwd: "/")
         Lifecycle.claim(&j, now: now - 1_000, workerPid: 7, workerStart: 70)
         Lifecycle.requeue(&j, now: now, reason: "interrupted")
-        #expect(j.state == .pending && j.attempts == 0 && j.lastError == "interrupted" && j.history.last?.finishedAt == now)
+        XCTAssertTrue(j.state == .pending && j.attempts == 0 && j.lastError == "interrupted" && j.history.last?.finishedAt == now)
         Lifecycle.claim(&j, now: now, workerPid: 7, workerStart: 70)
-        #expect(j.history.map(\.number) == [1, 2], "an interrupted attempt keeps its number; the next is a new one")
+        XCTAssertEqual(j.history.map(\.number), [1, 2], "an interrupted attempt keeps its number; the next is a new one")
         Lifecycle.finish(&j, outcome: Outcome(exitCode: 1), now: now, config: Config())
         Lifecycle.claim(&j, now: now, workerPid: 7, workerStart: 70)
         Lifecycle.finish(&j, outcome: Outcome(exitCode: 1), now: now, config: Config())
-        #expect(j.state == .dead)
+        XCTAssertEqual(j.state, .dead)
         Lifecycle.retryFromDLQ(&j, now: now + 5)
-        #expect(j.state == .pending && j.attempts == 0 && j.nextRunAt == nil && j.runAt == nil && j.finishedAt == nil)
+        XCTAssertTrue(j.state == .pending && j.attempts == 0 && j.nextRunAt == nil && j.runAt == nil && j.finishedAt == nil)
         Lifecycle.cancel(&j, now: now + 6, reason: "cancelled by the user")
-        #expect(j.state == .cancelled && j.finishedAt == now + 6 && j.lastError == "cancelled by the user")
+        XCTAssertTrue(j.state == .cancelled && j.finishedAt == now + 6 && j.lastError == "cancelled by the user")
     }
 }
 
-@Suite struct JobRunnerTests {
+final class JobRunnerTests: XCTestCase {
     final class Dir {
         let path = Harness.makeTempDir()
         deinit { try? FileManager.default.removeItem(atPath: path) }
@@ -94,46 +96,46 @@ import Testing
 
     static func log(_ dir: Dir) -> String { String(decoding: FileManager.default.contents(atPath: dir.path + "/log") ?? Data(), as: UTF8.self) }
 
-    @Test func exitCodeOutputAndEnvironment() {
+    func testExitCodeOutputAndEnvironment() {
         let d = Dir()
         let o = JobRunner().run(JobRunnerTests.request(#"echo "$A $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $(pwd)"; exit 3"#, dir: d, env: [("A", "x")]))
-        #expect(o.exitCode == 3 && o.signal == nil && !o.timedOut && o.error == nil)
+        XCTAssertTrue(o.exitCode == 3 && o.signal == nil && !o.timedOut && o.error == nil)
         let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: d.path)) ?? d.path
-        #expect(JobRunnerTests.log(d) == "x r 1 \(real)\n" || JobRunnerTests.log(d) == "x r 1 \(d.path)\n", "\(JobRunnerTests.log(d))")
-        #expect(o.outputBytes == JobRunnerTests.log(d).utf8.count)
+        XCTAssertTrue(JobRunnerTests.log(d) == "x r 1 \(real)\n" || JobRunnerTests.log(d) == "x r 1 \(d.path)\n", "\(JobRunnerTests.log(d))")
+        XCTAssertEqual(o.outputBytes, JobRunnerTests.log(d).utf8.count)
     }
 
-    @Test func aSignalATimeoutAndAMissingDirectory() {
+    func testASignalATimeoutAndAMissingDirectory() {
         let d = Dir()
         let killed = JobRunner().run(JobRunnerTests.request("kill -9 $$", dir: d))
-        #expect(killed.signal == 9 && killed.exitCode == nil)
+        XCTAssertTrue(killed.signal == 9 && killed.exitCode == nil)
         let slow = JobRunner().run(JobRunnerTests.request("sleep 30", dir: d, timeout: 0.2))
-        #expect(slow.timedOut && slow.reason == "timed out after 200ms")
+        XCTAssertTrue(slow.timedOut && slow.reason == "timed out after 200ms")
         let lost = JobRunner().run(JobRunnerTests.request("true", dir: d, cwd: d.path + "/nowhere"))
-        #expect(lost.error?.hasPrefix("cannot enter the job's directory") == true, "\(lost.error ?? "-")")
+        XCTAssertTrue(lost.error?.hasPrefix("cannot enter the job's directory") == true, "\(lost.error ?? "-")")
     }
 
-    @Test func outputBeyondTheCapIsCountedNotKept() {
+    func testOutputBeyondTheCapIsCountedNotKept() {
         let d = Dir()
         let o = JobRunner().run(JobRunnerTests.request("head -c 100000 /dev/zero", dir: d, logMax: 1000))
-        #expect(o.exitCode == 0 && o.outputBytes == 100_000)
+        XCTAssertTrue(o.exitCode == 0 && o.outputBytes == 100_000)
         let size = (try? FileManager.default.attributesOfItem(atPath: d.path + "/log")[.size] as? Int) ?? -1
-        #expect(size >= 1000 && size < 2000, "the log keeps the cap and a note, got \(size) bytes")
+        XCTAssertTrue(size >= 1000 && size < 2000, "the log keeps the cap and a note, got \(size) bytes")
     }
 
     /// Background children of a job go with it: the whole group is killed when its leader ends.
-    @Test func nothingOfTheGroupOutlivesTheJob() {
+    func testNothingOfTheGroupOutlivesTheJob() {
         let d = Dir()
         let runner = JobRunner()
         let req = JobRunnerTests.request("sleep 30 & echo started", dir: d)
-        guard case .running(let s) = runner.start(req) else { Issue.record("did not start"); return }
-        #expect(s.startTime != nil, "the leader's start time is known at once")
+        guard case .running(let s) = runner.start(req) else { XCTFail("did not start"); return }
+        XCTAssertNotNil(s.startTime, "the leader's start time is known at once")
         let o = runner.wait(s, req)
-        #expect(o.exitCode == 0)
+        XCTAssertEqual(o.exitCode, 0)
         // Killed members may linger as zombies where PID 1 does not reap: count live ones.
         let deadline = Date().addingTimeInterval(5)
         while JobRunnerTests.liveMembers(ofGroup: s.pid) > 0 && Date() < deadline { usleep(10_000) }
-        #expect(JobRunnerTests.liveMembers(ofGroup: s.pid) == 0, "the background sleep was killed with its group")
+        XCTAssertEqual(JobRunnerTests.liveMembers(ofGroup: s.pid), 0, "the background sleep was killed with its group")
     }
 
     /// Processes of a group that are not zombies, from /proc/PID/stat (state, then pgrp after the name).
@@ -148,18 +150,18 @@ import Testing
     }
 
     /// The worker records the group once the attempt has run `settleTime`; a refusal kills it.
-    @Test func aRefusedSettleKillsTheAttemptAndSaysWhy() {
+    func testARefusedSettleKillsTheAttemptAndSaysWhy() {
         let d = Dir()
         let runner = JobRunner()
         var asked = 0
         runner.whenSettled = { _ in asked += 1; return "cancelled before it started" }
         let o = runner.run(JobRunnerTests.request("sleep 30", dir: d))
-        #expect(asked == 1 && o.error == "cancelled before it started" && o.signal == 9)
+        XCTAssertTrue(asked == 1 && o.error == "cancelled before it started" && o.signal == 9)
         let quick = JobRunner()
         var askedQuick = 0
         quick.whenSettled = { _ in askedQuick += 1; return nil }
         quick.settleTime = 10
         _ = quick.run(JobRunnerTests.request("true", dir: d))
-        #expect(askedQuick == 0, "a job over before settleTime costs no record")
+        XCTAssertEqual(askedQuick, 0, "a job over before settleTime costs no record")
     }
 }

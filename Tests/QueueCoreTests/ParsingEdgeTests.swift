@@ -1,86 +1,87 @@
-import Testing
+import XCTest
 @testable import QueueCore
 
 /// Edge values for the parsers every number and date goes through: durations, ISO-8601 dates,
 /// config values, and the retry backoff they feed.
-@Suite struct ParsingEdgeTests {
+final class ParsingEdgeTests: XCTestCase {
     static let huge = String(repeating: "9", count: 100_000)
 
     // MARK: Clock.parseDuration
 
     /// Whatever it returns for hostile text is a finite, non-negative number or nil; it never traps.
-    @Test(arguments: ["1e300", "-1e300", "1e999", "1e300s", "1e300d", "NaN", "nan", "Infinity", "-Infinity", "inf", "-inf",
-                      "", " ", "-1", "-5s", "100000000d", "9223372036854775808", "9223372036854775807", "1.5.5s", "5x",
-                      "s", "1h-30m", "0x10", "1_000", String(repeating: "9", count: 400) + "d",
-                      String(repeating: "1d", count: 5_000), String(repeating: "9", count: 400) + "ms"])
-    func parseDurationNeverReturnsANonFiniteOrNegativeValue(_ text: String) {
-        if let d = Clock.parseDuration(text) {
-            #expect(d.isFinite, "\(text.prefix(40)) → \(d)")
-            #expect(d >= 0, "\(text.prefix(40)) → \(d)")
+    func testParseDurationNeverReturnsANonFiniteOrNegativeValue() {
+        for text in ["1e300", "-1e300", "1e999", "1e300s", "1e300d", "NaN", "nan", "Infinity", "-Infinity", "inf", "-inf",
+                     "", " ", "-1", "-5s", "100000000d", "9223372036854775808", "9223372036854775807", "1.5.5s", "5x",
+                     "s", "1h-30m", "0x10", "1_000", String(repeating: "9", count: 400) + "d",
+                     String(repeating: "1d", count: 5_000), String(repeating: "9", count: 400) + "ms"] {
+            if let d = Clock.parseDuration(text) {
+                XCTAssertTrue(d.isFinite, "\(text.prefix(40)) → \(d)")
+                XCTAssertTrue(d >= 0, "\(text.prefix(40)) → \(d)")
+            }
         }
     }
 
-    @Test func parseDurationOfAHundredThousandDigitsDoesNotTrap() {
+    func testParseDurationOfAHundredThousandDigitsDoesNotTrap() {
         let d = Clock.parseDuration(Self.huge)
-        #expect(d == nil || (d!.isFinite && d! >= 0))
+        XCTAssertTrue(d == nil || (d!.isFinite && d! >= 0), "\(String(describing: d))")
         let withUnit = Clock.parseDuration(Self.huge + "s")
-        #expect(withUnit == nil || (withUnit!.isFinite && withUnit! >= 0))
+        XCTAssertTrue(withUnit == nil || (withUnit!.isFinite && withUnit! >= 0), "\(String(describing: withUnit))")
     }
 
-    @Test(arguments: ["NaN", "nan", "Infinity", "-Infinity", "inf", "", "   ", "-1", "-5s", "1e999"])
-    func parseDurationRefusesWhatIsNotADuration(_ text: String) {
-        #expect(Clock.parseDuration(text) == nil)
+    func testParseDurationRefusesWhatIsNotADuration() {
+        for text in ["NaN", "nan", "Infinity", "-Infinity", "inf", "", "   ", "-1", "-5s", "1e999"] {
+            XCTAssertNil(Clock.parseDuration(text), "\(text.debugDescription)")
+        }
     }
 
-    @Test func parseDurationKnownValues() {
-        #expect(Clock.parseDuration("0") == 0)
-        #expect(Clock.parseDuration("30s") == 30)
-        #expect(Clock.parseDuration("5m") == 300)
-        #expect(Clock.parseDuration("2h") == 7200)
-        #expect(Clock.parseDuration("1d") == 86400)
-        #expect(Clock.parseDuration("36525d") == 3_155_760_000)
-        #expect(Clock.parseDuration("100000000d") == 8.64e12 || Clock.parseDuration("100000000d") == nil)
+    /// The edges of the range (the ordinary values are in JSONAndClockTests.testParsesDurations).
+    func testParseDurationKnownValues() {
+        XCTAssertEqual(Clock.parseDuration("0"), 0)
+        XCTAssertEqual(Clock.parseDuration("36525d"), 3_155_760_000)
+        XCTAssertTrue(Clock.parseDuration("100000000d") == 8.64e12 || Clock.parseDuration("100000000d") == nil, "\(String(describing: Clock.parseDuration("100000000d")))")
     }
 
     // MARK: Clock.parseISO
 
-    @Test func parsesTheLastMillisecondOfYear9999() {
-        #expect(Clock.parseISO("9999-12-31T23:59:59.999Z") == 253_402_300_799_999)
-        #expect(Clock.parseISO("9999-12-31T23:59:59Z") == 253_402_300_799_000)
-        #expect(Clock.parseISO("9999-12-31T23:59:59.999+00:00") == 253_402_300_799_999)
+    func testParsesTheLastMillisecondOfYear9999() {
+        XCTAssertEqual(Clock.parseISO("9999-12-31T23:59:59.999Z"), 253_402_300_799_999)
+        XCTAssertEqual(Clock.parseISO("9999-12-31T23:59:59Z"), 253_402_300_799_000)
+        XCTAssertEqual(Clock.parseISO("9999-12-31T23:59:59.999+00:00"), 253_402_300_799_999)
     }
 
-    @Test func lastMillisecondOfYear9999RoundTrips() throws {
-        let ms = try #require(Clock.parseISO("9999-12-31T23:59:59.999Z"))
-        #expect(Clock.iso(ms) == "9999-12-31T23:59:59.999Z")
-        #expect(Clock.parseISO(Clock.iso(ms)) == ms)
+    func testLastMillisecondOfYear9999RoundTrips() throws {
+        let ms = try XCTUnwrap(Clock.parseISO("9999-12-31T23:59:59.999Z"))
+        XCTAssertEqual(Clock.iso(ms), "9999-12-31T23:59:59.999Z")
+        XCTAssertEqual(Clock.parseISO(Clock.iso(ms)), ms)
     }
 
-    @Test func parsesTheEpoch() {
-        #expect(Clock.parseISO("1970-01-01T00:00:00Z") == 0)
-        #expect(Clock.parseISO("1970-01-01T00:00:00.000Z") == 0)
-        #expect(Clock.parseISO("1970-01-01T01:00:00+01:00") == 0)
+    func testParsesTheEpoch() {
+        XCTAssertEqual(Clock.parseISO("1970-01-01T00:00:00Z"), 0)
+        XCTAssertEqual(Clock.parseISO("1970-01-01T00:00:00.000Z"), 0)
+        XCTAssertEqual(Clock.parseISO("1970-01-01T01:00:00+01:00"), 0)
     }
 
     /// Outside 1970-01-01T00:00:00Z … 9999-12-31T23:59:59.999Z: nil, whatever the spelling.
-    @Test(arguments: ["10000-01-01T00:00:00Z", "10000-01-01", "0000-01-01", "0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000Z",
-                      "1969-12-31T23:59:59Z", "1969-12-31T23:59:59.999Z", "1969-12-31", "1900-01-01T00:00:00Z",
-                      "1970-01-01T00:59:59+01:00", "9999-12-31T23:59:60Z", "9999-12-31T23:59:59-01:00",
-                      "9999-12-31T23:59:59.999-00:01", "+10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z"])
-    func parseISORefusesDatesOutsideTheRange(_ text: String) {
-        #expect(Clock.parseISO(text) == nil, "\(text) → \(String(describing: Clock.parseISO(text)))")
+    func testParseISORefusesDatesOutsideTheRange() {
+        for text in ["10000-01-01T00:00:00Z", "10000-01-01", "0000-01-01", "0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000Z",
+                     "1969-12-31T23:59:59Z", "1969-12-31T23:59:59.999Z", "1969-12-31", "1900-01-01T00:00:00Z",
+                     "1970-01-01T00:59:59+01:00", "9999-12-31T23:59:60Z", "9999-12-31T23:59:59-01:00",
+                     "9999-12-31T23:59:59.999-00:01", "+10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z"] {
+            XCTAssertNil(Clock.parseISO(text), "\(text) → \(String(describing: Clock.parseISO(text)))")
+        }
     }
 
-    @Test(arguments: ["", "NaN", "1e300", "9999-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z"])
-    func parseISORefusesNonDates(_ text: String) {
-        #expect(Clock.parseISO(text) == nil)
+    func testParseISORefusesNonDates() {
+        for text in ["", "NaN", "1e300", "9999-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z"] {
+            XCTAssertNil(Clock.parseISO(text), "\(text.debugDescription)")
+        }
     }
 
-    @Test func parseISOOfAHundredThousandCharactersDoesNotTrap() {
-        #expect(Clock.parseISO(Self.huge) == nil)
+    func testParseISOOfAHundredThousandCharactersDoesNotTrap() {
+        XCTAssertNil(Clock.parseISO(Self.huge))
         // 100,000 fraction digits: refused, or read as a time within that second (truncated or rounded).
         if let t = Clock.parseISO("2026-01-01T00:00:00." + Self.huge + "Z") {
-            #expect((1_767_225_600_000...1_767_225_601_000).contains(t))
+            XCTAssertTrue((1_767_225_600_000...1_767_225_601_000).contains(t), "\(t)")
         }
     }
 
@@ -88,27 +89,29 @@ import Testing
 
     /// backoff_base 1000000: base^k overflows a Double from k = 52 on; the wait saturates at
     /// backoff_max and stays finite.
-    @Test(arguments: [1, 64, 10_000, Int(Int32.max), Int.max])
-    func backoffSaturatesAtBackoffMax(_ k: Int) {
-        var c = Config()
-        c.values["backoff_base"] = 1e6
-        let b = Lifecycle.backoff(afterAttempt: k, config: c)
-        #expect(b == c.backoffMax)
-        #expect(b.isFinite)
+    func testBackoffSaturatesAtBackoffMax() {
+        for k in [1, 64, 10_000, Int(Int32.max), Int.max] {
+            var c = Config()
+            c.values["backoff_base"] = 1e6
+            let b = Lifecycle.backoff(afterAttempt: k, config: c)
+            XCTAssertEqual(b, c.backoffMax, "k \(k)")
+            XCTAssertTrue(b.isFinite, "k \(k): \(b)")
+        }
     }
 
-    @Test(arguments: [1, 64, 10_000, Int(Int32.max)])
-    func backoffSaturatesAtTheLargestBackoffMax(_ k: Int) {
-        var c = Config()
-        c.values["backoff_base"] = 1e6
-        c.values["backoff_max"] = 3_155_760_000
-        let b = Lifecycle.backoff(afterAttempt: k, config: c)
-        #expect(b == (k == 1 ? 1e6 : 3_155_760_000))
-        #expect(b.isFinite)
+    func testBackoffSaturatesAtTheLargestBackoffMax() {
+        for k in [1, 64, 10_000, Int(Int32.max)] {
+            var c = Config()
+            c.values["backoff_base"] = 1e6
+            c.values["backoff_max"] = 3_155_760_000
+            let b = Lifecycle.backoff(afterAttempt: k, config: c)
+            XCTAssertEqual(b, (k == 1 ? 1e6 : 3_155_760_000), "k \(k)")
+            XCTAssertTrue(b.isFinite, "k \(k): \(b)")
+        }
     }
 
     /// A retry with the largest backoff is scheduled 100 years ahead, without trapping.
-    @Test func finishWithTheLargestBackoffSchedulesTheRetry() {
+    func testFinishWithTheLargestBackoffSchedulesTheRetry() {
         var c = Config()
         c.values["backoff_base"] = 1e6
         c.values["backoff_max"] = 3_155_760_000
@@ -116,8 +119,8 @@ import Testing
         job.attempts = 64
         let now: Millis = 1_795_343_400_000
         let r = Lifecycle.finish(&job, outcome: Outcome(exitCode: 1), now: now, config: c)
-        #expect(r == .retry(at: now + 3_155_760_000_000))
-        #expect(job.state == .failed)
+        XCTAssertEqual(r, .retry(at: now + 3_155_760_000_000))
+        XCTAssertEqual(job.state, .failed)
     }
 
     // MARK: Config.parse
@@ -140,16 +143,27 @@ import Testing
         ("fsync", "2"), ("fsync", "-1"), ("fsync", "0.5"), ("fsync", "1e300"), ("fsync", "NaN"),
     ]
 
-    @Test(arguments: ParsingEdgeTests.outOfRange)
-    func configParseRefusesOutOfRange(_ key: String, _ value: String) throws {
-        let k = try #require(Config.key(named: key))
-        #expect(throws: (any Error).self, "\(key) = \(value)") { try Config.parse(key: k, value: value) }
+    /// Each pair on its own: a key that is not found fails that pair (XCTUnwrap records it), and the next pair still runs.
+    func testConfigParseRefusesOutOfRange() {
+        for (key, value) in ParsingEdgeTests.outOfRange {
+            do {
+                let k = try XCTUnwrap(Config.key(named: key), "\(key) = \(value): no such key")
+                XCTAssertThrowsError(try Config.parse(key: k, value: value), "\(key) = \(value)")
+            } catch {
+                XCTFail("\(key) = \(value): \(error)")
+            }
+        }
     }
 
-    @Test(arguments: Config.keys.map(\.name))
-    func configParseRefusesAHundredThousandDigits(_ key: String) throws {
-        let k = try #require(Config.key(named: key))
-        #expect(throws: (any Error).self) { try Config.parse(key: k, value: Self.huge) }
+    func testConfigParseRefusesAHundredThousandDigits() {
+        for key in Config.keys.map(\.name) {
+            do {
+                let k = try XCTUnwrap(Config.key(named: key), "\(key): no such key")
+                XCTAssertThrowsError(try Config.parse(key: k, value: Self.huge), "\(key) = 100,000 nines")
+            } catch {
+                XCTFail("\(key): \(error)")
+            }
+        }
     }
 
     static let bounds: [(String, String, Double)] = [
@@ -165,9 +179,14 @@ import Testing
         ("fsync", "0", 0), ("fsync", "1", 1),
     ]
 
-    @Test(arguments: ParsingEdgeTests.bounds)
-    func configParseAcceptsTheBounds(_ key: String, _ value: String, _ expected: Double) throws {
-        let k = try #require(Config.key(named: key))
-        #expect(try Config.parse(key: k, value: value) == expected)
+    func testConfigParseAcceptsTheBounds() {
+        for (key, value, expected) in ParsingEdgeTests.bounds {
+            do {
+                let k = try XCTUnwrap(Config.key(named: key), "\(key) = \(value): no such key")
+                XCTAssertEqual(try Config.parse(key: k, value: value), expected, "\(key) = \(value)")
+            } catch {
+                XCTFail("\(key) = \(value): \(error)")
+            }
+        }
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
-import Testing
+import XCTest
 @testable import QueueCore
 
 /// The JSONStore: transactions, journal, compaction, crash leftovers, corruption, concurrency.
-@Suite struct StoreTests {
+final class StoreTests: XCTestCase {
     final class TempHome {
         let dir = Harness.makeTempDir()
         var home: Home { Home(path: dir + "/home") }
@@ -22,56 +22,56 @@ import Testing
         try store.transaction { tx in for id in ids { try tx.put(job(id)) } }
     }
 
-    @Test func writesAndReadsBack() throws {
+    func testWritesAndReadsBack() throws {
         let t = TempHome()
         try add(t.store(), ["a", "b"])
         let state = try t.store().read { $0 }
-        #expect(state.count == 2)
-        #expect(state["a"]?.command == "echo a")
-        #expect(try t.store().counts()[.pending] == 2)
+        XCTAssertEqual(state.count, 2)
+        XCTAssertEqual(state["a"]?.command, "echo a")
+        XCTAssertEqual(try t.store().counts()[.pending], 2)
     }
 
-    @Test func aSecondInstanceSeesChangesIncrementally() throws {
+    func testASecondInstanceSeesChangesIncrementally() throws {
         let t = TempHome()
         let s1 = t.store(), s2 = t.store()
         try add(s1, ["a"])
-        #expect(try s2.read { $0.count } == 1)
+        XCTAssertEqual(try s2.read { $0.count }, 1)
         try add(s1, ["b"])
         try s1.transaction { tx in
-            var j = try #require(try tx.job("a"))
+            var j = try XCTUnwrap(try tx.job("a"))
             j.state = .completed
             try tx.put(j)
         }
         let seen = try s2.read { $0 }
-        #expect(seen.count == 2)
-        #expect(seen["a"]?.state == .completed)
-        #expect(seen.count(.completed) == 1 && seen.count(.pending) == 1)
+        XCTAssertEqual(seen.count, 2)
+        XCTAssertEqual(seen["a"]?.state, .completed)
+        XCTAssertTrue(seen.count(.completed) == 1 && seen.count(.pending) == 1)
     }
 
-    @Test func compactionKeepsEveryJobAndCachedReadersFollow() throws {
+    func testCompactionKeepsEveryJobAndCachedReadersFollow() throws {
         let t = TempHome()
         let writer = t.store(), reader = t.store()
         writer.compactThreshold = 2000
         try add(writer, ["a"])
-        #expect(try reader.read { $0.count } == 1)  // reader caches generation 1
+        XCTAssertEqual(try reader.read { $0.count }, 1)  // reader caches generation 1
         for i in 0..<40 { try add(writer, ["j\(i)"]) }  // several compactions
         try writer.transaction { tx in try tx.delete("a") }
         let snap = String(decoding: t.bytes("jobs.json") ?? Data(), as: UTF8.self)
-        #expect(!snap.contains("\"generation\":1,"))
+        XCTAssertTrue(!snap.contains("\"generation\":1,"))
         let state = try reader.read { $0 }
-        #expect(state.count == 40 && state["a"] == nil && state["j39"] != nil)
-        #expect(try reader.counts()[.pending] == 40)
-        #expect(try t.store().counts()[.pending] == 40)
-        #expect(try t.store().transaction { tx in try tx.contains("j7") })
-        #expect(try !t.store().transaction { tx in try tx.contains("a") })
+        XCTAssertTrue(state.count == 40 && state["a"] == nil && state["j39"] != nil)
+        XCTAssertEqual(try reader.counts()[.pending], 40)
+        XCTAssertEqual(try t.store().counts()[.pending], 40)
+        XCTAssertTrue(try t.store().transaction { tx in try tx.contains("j7") })
+        XCTAssertTrue(try !t.store().transaction { tx in try tx.contains("a") })
     }
 
-    @Test func aReaderFollowsAnotherProcesssCompactionWithoutReloadingEveryJob() throws {
+    func testAReaderFollowsAnotherProcesssCompactionWithoutReloadingEveryJob() throws {
         let t = TempHome()
         let writer = t.store(), reader = t.store()
         writer.compactThreshold = 4000
         try add(writer, (0..<5).map { "a\($0)" })
-        #expect(try reader.read { $0.count } == 5)
+        XCTAssertEqual(try reader.read { $0.count }, 5)
         let loads = reader.fullLoads
         var compactions = 0
         for i in 0..<30 {
@@ -79,97 +79,103 @@ import Testing
             try add(writer, ["b\(i)"])
             if try String(contentsOfFile: t.home.journal, encoding: .utf8).prefix(60) != before { compactions += 1 }
             let state = try reader.read { $0 }
-            #expect(state.count == 6 + i && state["b\(i)"] != nil)
+            XCTAssertTrue(state.count == 6 + i && state["b\(i)"] != nil)
         }
-        #expect(compactions >= 3)
-        #expect(reader.fullLoads == loads, "the reader reloaded every job instead of following the kept journal")
-        #expect(FileManager.default.fileExists(atPath: t.home.path + "/journal.\(compactions).jsonl"), "the folded journal is kept for one generation")
+        XCTAssertTrue(compactions >= 3)
+        XCTAssertEqual(reader.fullLoads, loads, "the reader reloaded every job instead of following the kept journal")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: t.home.path + "/journal.\(compactions).jsonl"), "the folded journal is kept for one generation")
         // A reader that fell two compactions behind cannot follow: it reloads, and is still right.
         let late = t.store()
-        #expect(try late.read { $0.count } == 35)
+        XCTAssertEqual(try late.read { $0.count }, 35)
         for i in 0..<20 { try add(writer, ["c\(i)"]) }
-        #expect(try late.read { $0.count } == 55)
+        XCTAssertEqual(try late.read { $0.count }, 55)
     }
 
-    @Test func aTornJournalTailIsIgnoredAndCutOff() throws {
+    func testATornJournalTailIsIgnoredAndCutOff() throws {
         let t = TempHome()
         try add(t.store(), ["a", "b"])
         let path = t.home.journal
-        let h = try #require(FileHandle(forWritingAtPath: path))
+        let h = try XCTUnwrap(FileHandle(forWritingAtPath: path))
         h.seekToEndOfFile()
         h.write(Data(#"{"id":"c","op":"put","from":null,"to":"pend"#.utf8))  // died mid-append
         h.closeFile()
-        #expect(try t.store().read { $0.count } == 2)
-        #expect(try t.store().counts()[.pending] == 2)
+        XCTAssertEqual(try t.store().read { $0.count }, 2)
+        XCTAssertEqual(try t.store().counts()[.pending], 2)
         try add(t.store(), ["d"])
         let text = String(decoding: t.bytes("journal.jsonl") ?? Data(), as: UTF8.self)
-        #expect(text.hasSuffix("}\n"))
-        #expect(!text.contains("\"pend\n") && !text.contains("\"to\":\"pend{"))
-        #expect(try t.store().read { Set($0.ids) } == ["a", "b", "d"])
+        XCTAssertTrue(text.hasSuffix("}\n"))
+        XCTAssertTrue(!text.contains("\"pend\n") && !text.contains("\"to\":\"pend{"))
+        XCTAssertEqual(try t.store().read { Set($0.ids) }, ["a", "b", "d"])
     }
 
-    @Test func aCrashBetweenTempWriteAndRenameLosesNothing() throws {
+    func testACrashBetweenTempWriteAndRenameLosesNothing() throws {
         let t = TempHome()
         let s = t.store()
         s.compactThreshold = 1
         try add(s, ["a"])  // compacted into jobs.json
         let tmp = t.home.snapshot + ".tmp-99999"
         _ = FileManager.default.createFile(atPath: tmp, contents: Data("{\"meta\":garbage".utf8))
-        #expect(try t.store().read { $0.count } == 1)
+        XCTAssertEqual(try t.store().read { $0.count }, 1)
         try add(s, ["b"])  // compacts again and sweeps the leftover
-        #expect(!FileManager.default.fileExists(atPath: tmp))
-        #expect(try t.store().read { $0.count } == 2)
+        XCTAssertTrue(!FileManager.default.fileExists(atPath: tmp))
+        XCTAssertEqual(try t.store().read { $0.count }, 2)
     }
 
-    @Test func aStaleJournalAfterACrashedCompactionIsNotAppliedTwice() throws {
+    func testAStaleJournalAfterACrashedCompactionIsNotAppliedTwice() throws {
         let t = TempHome()
         let s = t.store()
         try add(s, ["a"])
-        try s.transaction { tx in var j = try #require(try tx.job("a")); j.attempts = 1; try tx.put(j) }
-        let oldJournal = try #require(t.bytes("journal.jsonl"))
+        try s.transaction { tx in var j = try XCTUnwrap(try tx.job("a")); j.attempts = 1; try tx.put(j) }
+        let oldJournal = try XCTUnwrap(t.bytes("journal.jsonl"))
         try s.compactNow()
         // Simulate dying after the rename of jobs.json but before the journal reset.
         try oldJournal.write(to: URL(fileURLWithPath: t.home.journal))
         let state = try t.store().read { $0 }
-        #expect(state.count == 1 && state["a"]?.attempts == 1)
+        XCTAssertTrue(state.count == 1 && state["a"]?.attempts == 1)
         try add(t.store(), ["b"])
-        #expect(try t.store().read { $0.count } == 2)
-        #expect(try t.store().counts()[.pending] == 2)
+        XCTAssertEqual(try t.store().read { $0.count }, 2)
+        XCTAssertEqual(try t.store().counts()[.pending], 2)
     }
 
-    @Test(arguments: ["garbage\n", "", "{\"meta\":{\"format\":\"queuectl-jobs\"},\n\"jobs\":[\n]}\n", "truncate"])
-    func aCorruptSnapshotIsRefusedAndNeverOverwritten(_ content: String) throws {
-        let t = TempHome()
-        try add(t.store(), ["a", "b", "c"])
-        try t.store().compactNow()
-        var bad = Data(content.utf8)
-        if content == "truncate" { bad = try #require(t.bytes("jobs.json")).dropLast(20) }
-        try bad.write(to: URL(fileURLWithPath: t.home.snapshot))
-        func isCorrupt(_ body: () throws -> Void) {
-            do { try body(); Issue.record("expected corrupt error") } catch let e as QueueError {
-                guard case .corrupt(let path, _) = e else { Issue.record("wrong error \(e)"); return }
-                #expect(path.hasSuffix("jobs.json"))
-                #expect(e.exitCode == 1)
-            } catch { Issue.record("wrong error \(error)") }
+    /// Each content on its own: a failure names it, and the next content still runs.
+    func testACorruptSnapshotIsRefusedAndNeverOverwritten() {
+        func oneContent(_ content: String) throws {
+            let label = content.debugDescription
+            let t = TempHome()
+            try add(t.store(), ["a", "b", "c"])
+            try t.store().compactNow()
+            var bad = Data(content.utf8)
+            if content == "truncate" { bad = try XCTUnwrap(t.bytes("jobs.json"), "\(label): jobs.json").dropLast(20) }
+            try bad.write(to: URL(fileURLWithPath: t.home.snapshot))
+            func isCorrupt(_ body: () throws -> Void) {
+                do { try body(); XCTFail("\(label): expected corrupt error") } catch let e as QueueError {
+                    guard case .corrupt(let path, _) = e else { XCTFail("\(label): wrong error \(e)"); return }
+                    XCTAssertTrue(path.hasSuffix("jobs.json"), "\(label): \(path)")
+                    XCTAssertEqual(e.exitCode, 1, "\(label)")
+                } catch { XCTFail("\(label): wrong error \(error)") }
+            }
+            isCorrupt { _ = try t.store().read { $0 } }
+            isCorrupt { _ = try t.store().counts() }
+            isCorrupt { try add(t.store(), ["d"]) }
+            XCTAssertEqual(t.bytes("jobs.json"), bad, "\(label): jobs.json was overwritten")
         }
-        isCorrupt { _ = try t.store().read { $0 } }
-        isCorrupt { _ = try t.store().counts() }
-        isCorrupt { try add(t.store(), ["d"]) }
-        #expect(t.bytes("jobs.json") == bad)
+        for content in ["garbage\n", "", "{\"meta\":{\"format\":\"queuectl-jobs\"},\n\"jobs\":[\n]}\n", "truncate"] {
+            do { try oneContent(content) } catch { XCTFail("\(content.debugDescription): \(error)") }
+        }
     }
 
-    @Test func aFailedTransactionWritesNothing() throws {
+    func testAFailedTransactionWritesNothing() throws {
         let t = TempHome()
         let s = t.store()
         try add(s, ["a"])
         let before = Harness.files(t.home.path)
         struct Boom: Error {}
-        #expect(throws: Boom.self) { try s.transaction { tx in try tx.put(job("b")); throw Boom() } }
-        #expect(Harness.files(t.home.path) == before)
-        #expect(try s.read { $0.count } == 1)  // the cache did not keep the rolled-back job
+        XCTAssertThrowsError(try s.transaction { tx in try tx.put(job("b")); throw Boom() }) { XCTAssertTrue($0 is Boom, "wrong error \($0)") }
+        XCTAssertEqual(Harness.files(t.home.path), before)
+        XCTAssertEqual(try s.read { $0.count }, 1)  // the cache did not keep the rolled-back job
     }
 
-    @Test func theIdIndexAnswersForEveryId() throws {
+    func testTheIdIndexAnswersForEveryId() throws {
         let t = TempHome()
         let s = t.store()
         s.compactThreshold = 1
@@ -180,17 +186,17 @@ import Testing
         let (found, wrong) = try fresh.transaction { tx -> ([Bool], [Bool]) in
             (try ids.map { try tx.contains($0) }, try absent.map { try tx.contains($0) })
         }
-        #expect(found.allSatisfy { $0 })
-        #expect(wrong.allSatisfy { !$0 })
+        XCTAssertTrue(found.allSatisfy { $0 })
+        XCTAssertTrue(wrong.allSatisfy { !$0 })
     }
 
-    @Test func oneJobIsReadWithoutLoadingTheOthers() throws {
+    func testOneJobIsReadWithoutLoadingTheOthers() throws {
         let t = TempHome()
         let s = t.store()
         s.compactThreshold = 6000
         try add(s, (0..<40).map { "s\($0)" })  // folded into the snapshot
         try s.transaction { tx in
-            var j = try #require(try tx.job("s3"))
+            var j = try XCTUnwrap(try tx.job("s3"))
             j.attempts = 7
             try tx.put(j)
             try tx.delete("s4")
@@ -199,19 +205,19 @@ import Testing
         let everything = try t.store().read { $0 }
         for id in ["s0", "s3", "s4", "s39", "new", "nothere", "s"] {
             let fresh = t.store()
-            #expect(try fresh.job(id) == everything[id], "\(id)")
-            #expect(fresh.fullLoads == 0, "\(id) was found by loading every job")
+            XCTAssertEqual(try fresh.job(id), everything[id], "\(id)")
+            XCTAssertEqual(fresh.fullLoads, 0, "\(id) was found by loading every job")
         }
-        #expect(try t.store().job("s3")?.attempts == 7)
+        XCTAssertEqual(try t.store().job("s3")?.attempts, 7)
         // An index without offsets (written by an older queuectl) still answers, by a full read.
         let idx = try String(contentsOfFile: t.home.idIndex, encoding: .utf8)
         let old = idx.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) ?? "" }.joined(separator: "\n") + "\n"
         try old.write(toFile: t.home.idIndex, atomically: false, encoding: .utf8)
-        #expect(try t.store().job("s0") == everything["s0"])
-        #expect(try t.store().job("nothere") == nil)
+        XCTAssertEqual(try t.store().job("s0"), everything["s0"])
+        XCTAssertNil(try t.store().job("nothere"))
     }
 
-    @Test func theNewestJobsAreListedWithoutLoadingTheOthers() throws {
+    func testTheNewestJobsAreListedWithoutLoadingTheOthers() throws {
         let t = TempHome()
         let s = t.store()
         s.compactThreshold = 9000
@@ -238,22 +244,22 @@ import Testing
             try tx.put(late)
         }
         let head = String(decoding: t.bytes("jobs.json")?.prefix(120) ?? Data(), as: UTF8.self)
-        #expect(String(decoding: t.bytes("journal.jsonl") ?? Data(), as: UTF8.self).contains("\"r50\""), "the journal should hold changes")
-        #expect(!head.contains("\"generation\":1,"), "no compaction: the snapshot part was not exercised")
+        XCTAssertTrue(String(decoding: t.bytes("journal.jsonl") ?? Data(), as: UTF8.self).contains("\"r50\""), "the journal should hold changes")
+        XCTAssertTrue(!head.contains("\"generation\":1,"), "no compaction: the snapshot part was not exercised")
         let all = try t.store().read { $0 }
         for state in [nil] + JobState.allCases.map(Optional.some) {
             for limit in [0, 1, 5, 20, 500] {
                 let fresh = t.store()
-                let got = try #require(try fresh.recent(limit: limit, state: state))
+                let got = try XCTUnwrap(try fresh.recent(limit: limit, state: state))
                 let want = all.ordered(state: state)
-                #expect(got.jobs.map(\.id) == want.suffix(limit).map(\.id), "state \(state?.rawValue ?? "any"), limit \(limit)")
-                #expect(got.total == want.count)
-                #expect(fresh.fullLoads == 0)
+                XCTAssertEqual(got.jobs.map(\.id), want.suffix(limit).map(\.id), "state \(state?.rawValue ?? "any"), limit \(limit)")
+                XCTAssertEqual(got.total, want.count)
+                XCTAssertEqual(fresh.fullLoads, 0)
             }
         }
     }
 
-    @Test func aLightTransactionChangingAnExistingJobKeepsTheCountsRight() throws {
+    func testALightTransactionChangingAnExistingJobKeepsTheCountsRight() throws {
         let t = TempHome()
         let s = t.store()
         s.compactThreshold = 3000
@@ -262,7 +268,7 @@ import Testing
         // `from` must still be the job's real state, or the counts drift.
         for id in ["k0", "k19"] {
             try t.store().transaction { tx in
-                var j = try #require(try tx.job(id))
+                var j = try XCTUnwrap(try tx.job(id))
                 j.state = .cancelled
                 try tx.put(j)
             }
@@ -274,22 +280,22 @@ import Testing
         }
         let light = try t.store().counts()
         let real = try t.store().read { $0 }
-        #expect(real.count(.cancelled) == 2 && real.count(.dead) == 1 && real.count(.pending) == 17)
-        for st in JobState.allCases { #expect((light[st] ?? 0) == real.count(st), "\(st)") }
+        XCTAssertTrue(real.count(.cancelled) == 2 && real.count(.dead) == 1 && real.count(.pending) == 17)
+        for st in JobState.allCases { XCTAssertEqual((light[st] ?? 0), real.count(st), "\(st)") }
     }
 
-    @Test func filesArePrivate() throws {
+    func testFilesArePrivate() throws {
         let t = TempHome()
         try add(t.store(), ["a"])
         try t.store().compactNow()
         func mode(_ p: String) throws -> Int { (try FileManager.default.attributesOfItem(atPath: p)[.posixPermissions] as? Int) ?? -1 }
-        #expect(try mode(t.home.path) == 0o700)
+        XCTAssertEqual(try mode(t.home.path), 0o700)
         for name in ["jobs.json", "journal.jsonl", "jobs.ids", "queue.lock"] {
-            #expect(try mode(t.home.path + "/" + name) == 0o600, "\(name)")
+            XCTAssertEqual(try mode(t.home.path + "/" + name), 0o600, "\(name)")
         }
     }
 
-    @Test func countsAgreeWithTheJobsAfterMixedChanges() throws {
+    func testCountsAgreeWithTheJobsAfterMixedChanges() throws {
         let t = TempHome()
         let s = t.store()
         s.compactThreshold = 3000
@@ -303,11 +309,11 @@ import Testing
         let light = try t.store().counts()
         for st in JobState.allCases {
             let real = state.all.filter { $0.state == st }.count
-            #expect((light[st] ?? 0) == real, "\(st)")
+            XCTAssertEqual((light[st] ?? 0), real, "\(st)")
         }
     }
 
-    @Test func fourProcessesEnqueueingAtOnceLoseNothing() throws {
+    func testFourProcessesEnqueueingAtOnceLoseNothing() throws {
         let t = TempHome()
         let bin = Harness.binary
         var procs: [Process] = []
@@ -318,10 +324,10 @@ import Testing
             try proc.run()
             procs.append(proc)
         }
-        for p in procs { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        for p in procs { p.waitUntilExit(); XCTAssertEqual(p.terminationStatus, 0) }
         let state = try t.store().read { $0 }
-        #expect(state.count == 2000)
-        #expect(Set(state.ids).count == 2000)
-        #expect(try t.store().counts()[.pending] == 2000)
+        XCTAssertEqual(state.count, 2000)
+        XCTAssertEqual(Set(state.ids).count, 2000)
+        XCTAssertEqual(try t.store().counts()[.pending], 2000)
     }
 }
