@@ -17,19 +17,11 @@ public struct Attempt: Equatable {
 
     public var durationMs: Millis? { finishedAt.map { $0 - startedAt } }
 
+    /// The attempt as JSON: what `writeCompact` writes, read back, so there is one writer.
     public var json: JSON {
-        var o: [(String, JSON)] = [
-            ("number", .int(Int64(number))),
-            ("started_at", .string(Clock.iso(startedAt))),
-            ("finished_at", finishedAt.map { .string(Clock.iso($0)) } ?? .null),
-            ("duration_ms", durationMs.map { .int($0) } ?? .null),
-            ("exit_code", exitCode.map { .int(Int64($0)) } ?? .null),
-            ("signal", signal.map { .int(Int64($0)) } ?? .null),
-            ("error", error.map { .string($0) } ?? .null),
-        ]
-        if let p = workerPid { o.append(("worker_pid", .int(Int64(p)))) }
-        if let b = outputBytes { o.append(("output_bytes", .int(Int64(b)))) }
-        return .object(o)
+        var w = ByteWriter(capacity: 256)
+        writeCompact(to: &w)
+        return (try? JSONParser.parse(bytes: w.bytes)) ?? .null
     }
 
     func writeCompact(to w: inout ByteWriter) {
@@ -119,41 +111,17 @@ public struct Job: Equatable {
     /// When it may next start (nil: now).
     public var dueAt: Millis? { nextRunAt ?? runAt }
 
+    /// The record as JSON (`show --json`, the API): what `writeCompact` writes, read back, so
+    /// the store and the output share one writer and one key order (JobSchema).
     public var json: JSON {
-        func t(_ m: Millis?) -> JSON { m.map { .string(Clock.iso($0)) } ?? .null }
-        var o: [(String, JSON)] = [
-            ("id", .string(id)),
-            ("command", .string(command)),
-            ("state", .string(state.rawValue)),
-            ("attempts", .int(Int64(attempts))),
-            ("max_retries", .int(Int64(maxRetries))),
-            ("created_at", t(createdAt)),
-            ("updated_at", t(updatedAt)),
-            ("priority", .int(Int64(priority))),
-            ("run_at", t(runAt)),
-            ("next_run_at", t(nextRunAt)),
-            ("timeout", timeout.map { .double($0) } ?? .null),
-            ("exit_code", exitCode.map { .int(Int64($0)) } ?? .null),
-            ("last_error", lastError.map { .string($0) } ?? .null),
-            ("cwd", .string(cwd)),
-        ]
-        if batchIndex != 0 { o.append(("batch_index", .int(Int64(batchIndex)))) }
-        if !env.isEmpty { o.append(("env", .object(env.map { ($0.0, .string($0.1)) }))) }
-        if !dependsOn.isEmpty { o.append(("depends_on", .array(dependsOn.map { .string($0) }))) }
-        if let p = workerPid { o.append(("worker_pid", .int(Int64(p)))) }
-        if let s = workerStart { o.append(("worker_start", .int(s))) }
-        if let h = workerHost { o.append(("worker_host", .string(h))) }
-        if let g = jobPgid { o.append(("job_pgid", .int(Int64(g)))) }
-        if let s = jobStart { o.append(("job_start", .int(s))) }
-        o.append(("started_at", t(startedAt)))
-        o.append(("finished_at", t(finishedAt)))
-        if let f = firstStartedAt { o.append(("first_started_at", .string(Clock.iso(f)))) }
-        o.append(("history", .array(history.map(\.json))))
-        return .object(o)
+        var w = ByteWriter(capacity: 512)
+        writeCompact(to: &w)
+        return (try? JSONParser.parse(bytes: w.bytes)) ?? .null
     }
 
     /// Compact JSON of the record, written directly as bytes (no intermediate `JSON` value): the
-    /// store serialises every job on compaction, so this is on the hot path. Same keys as `json`.
+    /// store serialises every job on compaction, so this is on the hot path. It is the record's
+    /// one writer (`json` reads its output back), in JobSchema's key order.
     public func writeCompact(to w: inout ByteWriter) {
         w.lit("{\"id\":"); w.str(id)
         w.lit(",\"command\":"); w.str(command)

@@ -1,5 +1,5 @@
-/// The job record's keys, in the one order every writer uses (`Job.writeCompact` for the store,
-/// `Job.json` for output) and the byte scanners rely on (ScheduleScan, RecentJobs, OmittedJobs:
+/// The job record's keys, in the order its one writer uses (`Job.writeCompact`; `Job.json` reads
+/// that output back) and the byte scanners rely on (ScheduleScan, RecentJobs, OmittedJobs:
 /// `id` first; `state` before the times; `command` before `created_at`; `cwd` before
 /// `batch_index` and `env`; `finished_at`, then `first_started_at`, just before `history`).
 /// Optional keys are left out when empty. `JobSchemaTests` fails if a writer's order or a key
