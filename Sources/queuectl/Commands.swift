@@ -41,13 +41,19 @@ enum Commands {
         lineReplacing([word], with: [replacement])
     }
 
-    /// The same, for a run of words (e.g. `--command JSON` → `JSON`); `--command=JSON` counts.
+    /// The same, for a run of words; the first of `alternatives` found in the line (its last
+    /// occurrence) is replaced, e.g. `--command JSON`, `--command=JSON` or `-c JSON` → `JSON`.
     static func lineReplacing(_ words: [String], with replacement: [String]) -> String {
+        lineReplacing(anyOf: [words], with: replacement)
+    }
+
+    static func lineReplacing(anyOf alternatives: [[String]], with replacement: [String]) -> String {
         var args = Array(CommandLine.arguments.dropFirst())
-        if words.count == 2, words[0].hasPrefix("--"), let at = args.lastIndex(of: words[0] + "=" + words[1]) {
-            args.replaceSubrange(at...at, with: replacement)
-        } else if let at = (0...max(0, args.count - words.count)).reversed().first(where: { args.count >= words.count && Array(args[$0..<($0 + words.count)]) == words }) {
-            args.replaceSubrange(at..<(at + words.count), with: replacement)
+        for words in alternatives where !words.isEmpty && args.count >= words.count {
+            if let at = (0...(args.count - words.count)).reversed().first(where: { Array(args[$0..<($0 + words.count)]) == words }) {
+                args.replaceSubrange(at..<(at + words.count), with: replacement)
+                break
+            }
         }
         return ShellWords.line(program, args)
     }

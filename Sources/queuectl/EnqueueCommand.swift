@@ -56,7 +56,7 @@ enum EnqueueCommand {
             let command: String
             if let c = cmd.value("command") {
                 if JobInput.looksLikeJSON(c), let v = try? JSONParser.parse(bytes: Array(c.utf8)), v["command"] != nil {
-                    throw QueueError.usage("--command takes a shell command, and this is a JSON job; did you mean: \(Commands.lineReplacing([CommandLine.arguments.contains("-c") ? "-c" : "--command", c], with: [c]))")
+                    throw QueueError.usage("--command takes a shell command, and this is a JSON job; did you mean: \(Commands.lineReplacing(anyOf: [["--command", c], ["--command=" + c], ["-c", c]], with: [c]))")
                 }
                 command = c
             } else {

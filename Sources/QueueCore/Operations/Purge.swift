@@ -8,7 +8,9 @@ public enum Purge {
             throw QueueError.usage("only finished jobs can be purged (completed, dead, cancelled), not \(s.rawValue)")
         }
         let ids: [String] = try store.transaction { tx in
-            let cutoff = olderThan.map { tx.now - (Clock.millis(seconds: $0) ?? Clock.millis(seconds: Clock.maxDurationSeconds)!) }
+            // An age out of range (only a caller past the CLI's check could give one) purges
+            // nothing younger than the longest duration, never everything.
+            let cutoff = olderThan.map { tx.now - (Clock.millis(seconds: $0) ?? Clock.maxDurationMillis) }
             var victims: [(String, JobState)] = []
             try tx.eachFinished { id, st, finishedAt in
                 if (state == nil || st == state) && (cutoff == nil || finishedAt <= cutoff!) { victims.append((id, st)) }

@@ -86,8 +86,6 @@ final class OmittedJobs {
         }
     }
 
-    var total: Int { counts.values.reduce(0, +) }
-
     /// One record of a snapshot: through `jobs.ids` (a binary search and one pread) when the index
     /// is of this generation, else by a scan of the file for the line that starts with the id.
     static func record(_ id: String, generation: Int64, snapshotPath: String, idIndexPath: String) -> Job? {

@@ -47,8 +47,8 @@ extension JSONStore {
                 let line = UnsafeBufferPointer(rebasing: buf[r])
                 let e = try JournalFile.scan(line, path: home.journal, lineNo: n + 1)
                 guard e.from == .processing, let j = ScheduleScan.find(jobKey, in: line, from: 0, to: line.count),
-                      let u = ScheduleScan.find(updatedKey, in: line, from: j, to: line.count), u + updatedKey.count + 24 <= line.count,
-                      let at = Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: line[(u + updatedKey.count)..<(u + updatedKey.count + 24)]), as: UTF8.self))
+                      let u = ScheduleScan.find(updatedKey, in: line, from: j, to: line.count),
+                      let at = ScheduleScan.canonicalTime(in: line, at: u + updatedKey.count)
                 else { continue }
                 m.add(from: e.from, to: e.to, updatedAt: at)
             }

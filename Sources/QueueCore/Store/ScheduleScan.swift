@@ -44,11 +44,16 @@ enum ScheduleScan {
     static let batchKey = Array(",\"batch_index\":".utf8)
     static let cwdKey = Array(",\"cwd\":\"".utf8)
 
+    /// The time written at `at` in the canonical form `Clock.iso` writes (24 bytes), if it is one.
+    static func canonicalTime(in buf: UnsafeBufferPointer<UInt8>, at: Int) -> Millis? {
+        guard at >= 0, at + 24 <= buf.count else { return nil }
+        return Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: buf[at..<(at + 24)]), as: UTF8.self))
+    }
+
     /// The creation key of the job object at `start..<end` (a record, or the `job` of a change line).
     static func creationKey(in buf: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> CreationKey? {
         guard let f = job(in: buf, start: start, end: end), let c = find(createdKey, in: buf, from: start, to: end),
-              c + createdKey.count + 24 <= end,
-              let created = Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: buf[(c + createdKey.count)..<(c + createdKey.count + 24)]), as: UTF8.self)) else { return nil }
+              c + createdKey.count + 24 <= end, let created = canonicalTime(in: buf, at: c + createdKey.count) else { return nil }
         var batch = 0
         if let w = find(cwdKey, in: buf, from: c, to: end), let b = find(batchKey, in: buf, from: w, to: end) {
             var i = b + batchKey.count
@@ -93,7 +98,7 @@ enum ScheduleScan {
         let quotedTime = 26  // "YYYY-MM-DDTHH:MM:SS.mmmZ"
         if end >= quotedTime, matches(firstStartedKey, endingAt: end - quotedTime) { end -= quotedTime + firstStartedKey.count }
         guard end >= quotedTime, r[end - 1] == 0x22, r[end - quotedTime] == 0x22, matches(finishedAtKey, endingAt: end - quotedTime) else { return nil }
-        return Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: r[(end - 25)..<(end - 1)]), as: UTF8.self))
+        return canonicalTime(in: r, at: end - 25)
     }
 
     /// Reads one job object that starts at `start` (its `{"id":"`).
@@ -113,7 +118,7 @@ enum ScheduleScan {
             guard let k = find(key, in: buf, from: j, to: end) else { return nil }
             let v = k + key.count
             guard v + 26 <= end, buf[v] == 0x22 else { return nil }
-            return Clock.parseCanonical(String(decoding: UnsafeBufferPointer(rebasing: buf[(v + 1)..<(v + 25)]), as: UTF8.self))
+            return canonicalTime(in: buf, at: v + 1)
         }
         return Found(id: id, waiting: true, due: time(after: nextKey) ?? time(after: runAtKey), state: st)
     }

@@ -11,6 +11,7 @@ public enum Clock {
     /// The longest duration accepted anywhere (100 years): beyond any real use, far from overflow.
     public static let maxDurationSeconds: Double = 3_155_760_000
     public static let maxDurationText = "3155760000 seconds (100 years)"
+    public static let maxDurationMillis: Millis = 3_155_760_000_000
 
     /// Seconds as milliseconds; nil unless a finite value in 0…maxDurationSeconds.
     public static func millis(seconds: Double) -> Millis? {
