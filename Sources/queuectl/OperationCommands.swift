@@ -54,7 +54,7 @@ enum OperationCommands {
 
     static func compact(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         // Started by a transaction that passed the journal's bound, holding compact.lock on fd 3.
-        if let fd = Posix.env("QUEUECTL_COMPACT_LOCK_FD").flatMap({ Int32($0) }) {
+        if let fd = Posix.env("QUEUECTL_COMPACT_LOCK_FD").flatMap({ Int32($0) }).flatMap(FileDescriptor.init(returned:)) {
             return JSONStore.runDetachedCompaction(home: store.home, lockFd: fd)
         }
         if let g = try store.compactWaiting() {

@@ -25,30 +25,30 @@ enum WorkerCommands {
         // parent returns once the workers are up (or reports why they are not).
         let logPath = store.home.workersLog
         supervisor.logPath = logPath
-        let (r, w) = Posix.makePipe()
+        let (r, w) = try Posix.makePipe()
         let pid = ForkedChild.start {
-            close(r)
+            r.close()
             setsid()
-            let devNull = open("/dev/null", O_RDWR)
-            let logFd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            dup2(devNull, 0)
-            dup2(logFd >= 0 ? logFd : devNull, 1)
-            dup2(logFd >= 0 ? logFd : devNull, 2)
+            // The log is appended to by this host's supervisor only (O_APPEND is safe here).
+            let devNull = Posix.openQuietly("/dev/null", O_RDWR)
+            let logFd = Posix.openQuietly(logPath, O_WRONLY | O_CREAT | O_APPEND) ?? devNull
+            if let d = devNull { dup2(d.rawValue, 0) }
+            if let l = logFd { dup2(l.rawValue, 1); dup2(l.rawValue, 2) }
             supervisor.closeInheritedDescriptors(keep: [w])
             supervisor.closeInChildren = [w]
             return supervisor.run(ready: {
-                _ = write(w, "ok\n", 3)
-                close(w)
+                _ = write(w.rawValue, "ok\n", 3)
+                w.close()
             })
         }
         if pid < 0 { throw QueueError.system("cannot fork: \(Posix.describe(errno))") }
-        close(w)
+        w.close()
         // The parent's copy of the lock must go, or the lock would outlive the supervisor.
         supervisor.releaseLockInParent()
         var buf = [UInt8](repeating: 0, count: 16)
         var n = 0
-        n = Posix.retryingEINTR { read(r, &buf, buf.count) }
-        close(r)
+        n = Posix.retryingEINTR { read(r.rawValue, &buf, buf.count) }
+        r.close()
         guard n > 0 else { throw QueueError.failed("the workers did not start; see \(logPath)") }
         Terminal.err("started \(count) worker\(count == 1 ? "" : "s") (supervisor pid \(pid)); log: \(logPath)")
         print(pid)
@@ -127,7 +127,7 @@ enum WorkerCommands {
         var offset = 0
         func pump() {
             guard let fd = try? Posix.open(path, O_RDONLY) else { return }
-            defer { close(fd) }
+            defer { fd.close() }
             if let bytes = try? Posix.readAll(fd: fd, from: offset, path: path), !bytes.isEmpty {
                 offset += bytes.count
                 bytes.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, stdout) }
@@ -140,14 +140,14 @@ enum WorkerCommands {
         }
         guard cmd.flag("follow") else { return 0 }
         // Follow while this attempt is running: wake on changes to the log, or every 200 ms.
-        let ino = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        defer { if ino >= 0 { close(ino) } }
-        if ino >= 0 { inotify_add_watch(ino, store.home.logDirectory(job: id), UInt32(IN_MODIFY | IN_CLOSE_WRITE)) }
+        let ino = FileDescriptor(returned: inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK)))
+        defer { ino?.close() }
+        if let ino { inotify_add_watch(ino.rawValue, store.home.logDirectory(job: id), UInt32(IN_MODIFY | IN_CLOSE_WRITE)) }
         while job.state == .processing && job.history.last?.number == n {
-            var fds = [pollfd(fd: ino, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(readable: ino)]
             Posix.poll(&fds, timeoutMs: 200)
             var drain = [UInt8](repeating: 0, count: 4096)
-            while ino >= 0 && read(ino, &drain, drain.count) > 0 {}
+            while let ino, read(ino.rawValue, &drain, drain.count) > 0 {}
             pump()
             guard let j = try store.job(id) else { break }
             job = j

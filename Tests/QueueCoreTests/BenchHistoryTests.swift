@@ -29,7 +29,7 @@ final class BenchHistoryTests: XCTestCase {
         let out = dir + "/written.json"
         let fd = try Posix.open(out, O_WRONLY | O_CREAT | O_TRUNC)
         let locations = try SnapshotFile.write(state: state, generation: 1, to: fd, path: out)
-        close(fd)
+        fd.close()
         XCTAssertEqual(FileManager.default.contents(atPath: out), generated)
         let ids = IdIndexFile.encode(locations: locations, generation: 1).flatMap { $0 }
         XCTAssertEqual(FileManager.default.contents(atPath: home.idIndex), Data(ids))

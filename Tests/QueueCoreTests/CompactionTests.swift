@@ -194,7 +194,7 @@ final class CompactionTests: XCTestCase {
             func compact(_ label: String, k: Int, on between: JSONStore?, replace: Bool) throws {
                 _ = try reader.read { $0.count }  // the reader is at the journal's end before the cut
                 let lockFd = try XCTUnwrap(compactor.tryCompactionLock(), "\(label): compact.lock is free")
-                defer { close(lockFd) }
+                defer { lockFd.close() }
                 let before = unfolded
                 var ran = false
                 let got = try compactor.compactBeside(between: {

@@ -25,8 +25,8 @@ public final class Dashboard {
         }
         var raw = [UInt8](repeating: 0, count: 24)
         let fd = try Posix.open("/dev/urandom", O_RDONLY)
-        defer { close(fd) }
-        guard read(fd, &raw, raw.count) == raw.count else { throw QueueError.system("cannot read /dev/urandom") }
+        defer { fd.close() }
+        guard read(fd.rawValue, &raw, raw.count) == raw.count else { throw QueueError.system("cannot read /dev/urandom") }
         let t = raw.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         try Posix.atomicWrite(path: path, text: t + "\n")
         return t

@@ -82,18 +82,18 @@ public final class HTTPServer {
     public static let maxBodyBytes = 64 * 1024
     public static let readTimeout = 10.0
 
-    let listenFd: Int32
+    let listenFd: FileDescriptor
     public let port: Int
     let handler: (HTTPRequest) -> HTTPResponse
 
     final class Connection {
-        let fd: Int32
+        let fd: FileDescriptor
         var input: [UInt8] = []
         var output: [UInt8] = []
         var written = 0
         let deadline: Double
         var responding = false
-        init(fd: Int32) {
+        init(fd: FileDescriptor) {
             self.fd = fd
             deadline = Clock.monotonic() + HTTPServer.readTimeout
         }
@@ -102,62 +102,59 @@ public final class HTTPServer {
     /// Binds `host:port` (port 0 = any free port).
     public init(host: String, port: Int, handler: @escaping (HTTPRequest) -> HTTPResponse) throws {
         self.handler = handler
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw QueueError.system("cannot create a socket: \(Posix.describe(errno))") }
+        guard let fd = FileDescriptor(returned: socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)) else { throw QueueError.system("cannot create a socket: \(Posix.describe(errno))") }
         var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &addr.sin_addr) == 1 else {
-            close(fd)
+            fd.close()
             throw QueueError.usage("invalid --host '\(host)': give an IPv4 address such as 127.0.0.1")
         }
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd.rawValue, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(fd, 128) == 0 else {
+        guard bound == 0, listen(fd.rawValue, 128) == 0 else {
             let e = errno
-            close(fd)
+            fd.close()
             throw QueueError.failed("cannot listen on \(host):\(port): \(Posix.describe(e))")
         }
         var actual = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd.rawValue, $0, &len) }
         }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        fd.configure(nonBlocking: true)
         listenFd = fd
         self.port = Int(UInt16(bigEndian: actual.sin_port))
     }
 
-    deinit { close(listenFd) }
+    deinit { listenFd.close() }
 
     /// Serves until SIGINT/SIGTERM.
     public func run() {
         SignalPipe.install()
-        var conns: [Int32: Connection] = [:]
+        var conns: [FileDescriptor: Connection] = [:]
         while true {
-            var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: listenFd, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(readable: SignalPipe.readFd),
+                       pollfd(readable: listenFd)]
             for c in conns.values {
-                fds.append(pollfd(fd: c.fd, events: Int16(c.responding ? POLLOUT : POLLIN), revents: 0))
+                fds.append(pollfd(fd: c.fd.rawValue, events: Int16(c.responding ? POLLOUT : POLLIN), revents: 0))
             }
             Posix.poll(&fds, timeoutMs: 500)
             let sigs = SignalPipe.take()
             if sigs.contains(SIGINT) || sigs.contains(SIGTERM) || sigs.contains(SIGHUP) { break }
             if fds[1].revents != 0 {
                 while true {
-                    let cfd = accept(listenFd, nil, nil)
-                    if cfd < 0 { break }
-                    _ = fcntl(cfd, F_SETFD, FD_CLOEXEC)
-                    _ = fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) | O_NONBLOCK)
-                    if conns.count >= 256 { close(cfd); continue }
+                    guard let cfd = FileDescriptor(returned: accept(listenFd.rawValue, nil, nil)) else { break }
+                    cfd.configure(nonBlocking: true)
+                    if conns.count >= 256 { cfd.close(); continue }
                     conns[cfd] = Connection(fd: cfd)
                 }
             }
             for p in fds.dropFirst(2) where p.revents != 0 {
-                guard let c = conns[p.fd] else { continue }
+                guard let c = conns[FileDescriptor(rawValue: p.fd)] else { continue }
                 if c.responding { flush(c, &conns) } else { readFrom(c, &conns) }
             }
             let now = Clock.monotonic()
@@ -165,23 +162,23 @@ public final class HTTPServer {
                 if c.responding { drop(c, &conns) } else { respond(c, HTTPResponse(status: 408, body: "request took too long\n"), &conns) }
             }
         }
-        for c in conns.values { close(c.fd) }
+        for c in conns.values { c.fd.close() }
     }
 
-    func drop(_ c: Connection, _ conns: inout [Int32: Connection]) {
-        close(c.fd)
+    func drop(_ c: Connection, _ conns: inout [FileDescriptor: Connection]) {
+        c.fd.close()
         conns[c.fd] = nil
     }
 
-    func respond(_ c: Connection, _ r: HTTPResponse, _ conns: inout [Int32: Connection]) {
+    func respond(_ c: Connection, _ r: HTTPResponse, _ conns: inout [FileDescriptor: Connection]) {
         c.output = r.serialized()
         c.responding = true
         flush(c, &conns)
     }
 
-    func flush(_ c: Connection, _ conns: inout [Int32: Connection]) {
+    func flush(_ c: Connection, _ conns: inout [FileDescriptor: Connection]) {
         while c.written < c.output.count {
-            let n = c.output.withUnsafeBytes { send(c.fd, $0.baseAddress! + c.written, $0.count - c.written, Int32(MSG_NOSIGNAL)) }
+            let n = c.output.withUnsafeBytes { send(c.fd.rawValue, $0.baseAddress! + c.written, $0.count - c.written, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EAGAIN || errno == EINTR { return }
                 break
@@ -191,9 +188,9 @@ public final class HTTPServer {
         drop(c, &conns)
     }
 
-    func readFrom(_ c: Connection, _ conns: inout [Int32: Connection]) {
+    func readFrom(_ c: Connection, _ conns: inout [FileDescriptor: Connection]) {
         var buf = [UInt8](repeating: 0, count: 8192)
-        let n = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress!, $0.count, 0) }
+        let n = buf.withUnsafeMutableBytes { recv(c.fd.rawValue, $0.baseAddress!, $0.count, 0) }
         if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
         if n <= 0 { drop(c, &conns); return }
         c.input.append(contentsOf: buf[0..<n])

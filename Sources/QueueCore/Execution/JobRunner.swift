@@ -18,7 +18,7 @@ public final class JobRunner {
     /// return true to kill the job now (forced stop, cancel).
     public var shouldKill: (Set<Int32>, _ extraReady: Bool) -> Bool = { _, _ in false }
     /// Extra descriptors to watch (e.g. the supervisor pipe). Readiness is passed to `shouldKill`.
-    public var extraFds: [Int32] = []
+    public var extraFds: [FileDescriptor] = []
     /// Set by the runner when it killed the job because `shouldKill` said so.
     public private(set) var killedOnRequest = false
     /// Called once if the attempt is still running `settleTime` seconds after it started: the
@@ -35,7 +35,7 @@ public final class JobRunner {
     public struct Started {
         public let pid: pid_t
         public let startTime: Int64?
-        let output: Int32
+        let output: FileDescriptor
         let startedAt: Double
     }
 
@@ -84,18 +84,23 @@ public final class JobRunner {
         guard argv.dropLast().allSatisfy({ $0 != nil }), envp.dropLast().allSatisfy({ $0 != nil }), let dir = cwd else {
             return failed("cannot start the command: out of memory")
         }
-        let (pipeR, pipeW) = Posix.makePipe()
-        guard pipeR >= 0 else { return failed("cannot start the command: cannot create a pipe (\(Posix.describe(errno)))") }
-        let devNull = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
-        guard devNull >= 0 else {
-            close(pipeR); close(pipeW)
-            return failed("cannot start the command: cannot open /dev/null (\(Posix.describe(errno)))")
+        let pipeR: FileDescriptor, pipeW: FileDescriptor, devNull: FileDescriptor
+        do {
+            (pipeR, pipeW) = try Posix.makePipe()
+        } catch {
+            return failed("cannot start the command: \(error)")
+        }
+        do {
+            devNull = try Posix.open("/dev/null", O_RDONLY)
+        } catch {
+            pipeR.close(); pipeW.close()
+            return failed("cannot start the command: \(error)")
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, devNull, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipeW, 1)
-        posix_spawn_file_actions_adddup2(&actions, pipeW, 2)
+        posix_spawn_file_actions_adddup2(&actions, devNull.rawValue, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipeW.rawValue, 1)
+        posix_spawn_file_actions_adddup2(&actions, pipeW.rawValue, 2)
         var attr = SignalPipe.spawnAttributes(newProcessGroup: true)
         defer {
             posix_spawn_file_actions_destroy(&actions)
@@ -104,16 +109,16 @@ public final class JobRunner {
         // The child steps into the job's directory; the worker itself never moves.
         let chdirRc = spawnChdir(&actions, dir)
         guard chdirRc == 0 else {
-            close(pipeR); close(pipeW); close(devNull)
+            pipeR.close(); pipeW.close(); devNull.close()
             return failed("cannot start the command: \(Posix.describe(chdirRc))")
         }
         let startedAt = Clock.monotonic()
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp)
-        close(pipeW)
-        close(devNull)
+        pipeW.close()
+        devNull.close()
         if rc != 0 {
-            close(pipeR)
+            pipeR.close()
             return failed("cannot start the command: \(Posix.describe(rc))")
         }
         setpgid(pid, pid)  // also in the parent, so killpg works before the child gets to it
@@ -164,13 +169,13 @@ public final class JobRunner {
             if !exited && req.timeout > 0 && !timedOut { wait = min(wait, req.timeout - (now - start)) }
             if let t = termSentAt, !killed { wait = min(wait, req.killGrace - (now - t)) }
             if exited { wait = min(wait, 0.1) }
-            var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0)]
-            if pipeOpen { fds.append(pollfd(fd: pipeR, events: Int16(POLLIN), revents: 0)) }
-            for f in extraFds { fds.append(pollfd(fd: f, events: Int16(POLLIN), revents: 0)) }
+            var fds = [pollfd(readable: SignalPipe.readFd)]
+            if pipeOpen { fds.append(pollfd(readable: pipeR)) }
+            for f in extraFds { fds.append(pollfd(readable: f)) }
             Posix.poll(&fds, seconds: wait + 0.001)
 
             if pipeOpen, fds[1].revents != 0 {
-                let n = buffer.withUnsafeMutableBytes { read(pipeR, $0.baseAddress!, $0.count) }
+                let n = buffer.withUnsafeMutableBytes { read(pipeR.rawValue, $0.baseAddress!, $0.count) }
                 if n > 0 { log.write(buffer, count: n) } else if n == 0 || errno != EINTR { pipeOpen = false }
             }
             let extraReady = fds.suffix(extraFds.count).contains { $0.revents != 0 }
@@ -188,7 +193,7 @@ public final class JobRunner {
                 exitedAt = Clock.monotonic()
             }
         }
-        close(pipeR)
+        pipeR.close()
         log.finish()
 
         var o = Outcome()
@@ -228,7 +233,7 @@ public final class JobRunner {
 struct CappedLog {
     let path: String
     let limit: Int
-    var fd: Int32 = -1
+    var fd: FileDescriptor?
     var written = 0
     var total = 0
     var cut = false
@@ -240,7 +245,7 @@ struct CappedLog {
     }
 
     mutating func open() -> Bool {
-        if fd >= 0 { return true }
+        if fd != nil { return true }
         if error != nil { return false }
         let dir = Posix.dirname(of: path)
         if mkdir(dir, 0o700) != 0 && errno != EEXIST { try? Posix.makeDirectories(dir) }
@@ -255,7 +260,7 @@ struct CappedLog {
 
     mutating func write(_ buf: [UInt8], count: Int) {
         total += count
-        guard !cut, open() else { return }
+        guard !cut, open(), let fd else { return }
         let room = limit - written
         let n = min(room, count)
         if n > 0 {
@@ -268,11 +273,11 @@ struct CappedLog {
     }
 
     mutating func finish() {
-        if cut, open() {
+        if cut, open(), let fd {
             try? Posix.writeAll(fd: fd, "\n[queuectl: output cut at \(limit) bytes (log_max_bytes); \(total) bytes in all]\n", path: path)
         }
-        if fd >= 0 { close(fd) }
-        fd = -1
+        fd?.close()
+        fd = nil
     }
 }
 

@@ -10,20 +10,18 @@ public enum SignalPipe {
         p.initialize(repeating: 0, count: 65)
         return p
     }()
-    private static var writeFd: Int32 = -1
-    public private(set) static var readFd: Int32 = -1
+    private static var pipe: (read: FileDescriptor, write: FileDescriptor)?
+    /// Readable when a handled signal has arrived; nil before `install`, or if the pipe could not
+    /// be made (then only the flags tell, at the next wake-up).
+    public static var readFd: FileDescriptor? { pipe?.read }
 
     public static let handled: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1]
 
     /// Installs handlers for `handled` signals. Safe to call again (e.g. in a forked child).
     public static func install() {
-        if readFd < 0 {
-            let (r, w) = Posix.makePipe(nonBlocking: true)
-            readFd = r
-            writeFd = w
-        }
+        if pipe == nil { pipe = try? Posix.makePipe(nonBlocking: true) }
         _ = flags
-        staticWriteFd = writeFd
+        staticWriteFd = pipe?.write.rawValue ?? -1  // without a pipe, signals still set their flags
         staticFlags = flags
         for s in handled {
             var sa = sigaction()
@@ -37,8 +35,9 @@ public enum SignalPipe {
 
     /// Creates a fresh pipe (a forked child must not share its parent's).
     public static func reinstallAfterFork() {
-        if readFd >= 0 { close(readFd); close(writeFd) }
-        readFd = -1
+        pipe?.read.close()
+        pipe?.write.close()
+        pipe = nil
         for i in 0..<65 { flags[i] = 0 }
         install()
     }
@@ -46,7 +45,9 @@ public enum SignalPipe {
     /// Empties the pipe and returns which signals arrived since the last call.
     public static func take() -> Set<Int32> {
         var buf = [UInt8](repeating: 0, count: 64)
-        while buf.withUnsafeMutableBytes({ read(readFd, $0.baseAddress!, 64) }) > 0 {}
+        if let fd = readFd {
+            while buf.withUnsafeMutableBytes({ read(fd.rawValue, $0.baseAddress!, 64) }) > 0 {}
+        }
         var got: Set<Int32> = []
         for s in handled where flags[Int(s)] != 0 {
             flags[Int(s)] = 0

@@ -25,30 +25,39 @@ public struct Attempt: Equatable {
     }
 
     func writeCompact(to w: inout ByteWriter) {
-        w.lit("{\"number\":"); w.int(number)
-        w.lit(",\"started_at\":"); w.time(startedAt)
-        w.lit(",\"finished_at\":"); w.time(finishedAt)
-        w.lit(",\"duration_ms\":"); w.optInt(durationMs)
-        w.lit(",\"exit_code\":"); w.optInt(exitCode)
-        w.lit(",\"signal\":"); w.optInt(signal)
-        w.lit(",\"error\":"); if let e = error { w.str(e) } else { w.lit("null") }
-        if let p = workerPid { w.lit(",\"worker_pid\":"); w.int(p) }
-        if let b = outputBytes { w.lit(",\"output_bytes\":"); w.int(b) }
+        w.attemptKey(.number); w.int(number)
+        w.attemptKey(.startedAt); w.time(startedAt)
+        w.attemptKey(.finishedAt); w.time(finishedAt)
+        w.attemptKey(.durationMs); w.optInt(durationMs)
+        w.attemptKey(.exitCode); w.optInt(exitCode)
+        w.attemptKey(.signal); w.optInt(signal)
+        w.attemptKey(.error); if let e = error { w.str(e) } else { w.lit("null") }
+        if let p = workerPid { w.attemptKey(.workerPid); w.int(p) }
+        if let b = outputBytes { w.attemptKey(.outputBytes); w.int(b) }
         w.lit("}")
     }
 
     init?(json: JSON) {
-        guard let n = json["number"]?.intValue, let s = json["started_at"]?.stringValue.flatMap(Clock.parseISO) else {
-            return nil
+        guard case .object(let pairs) = json else { return nil }
+        var n: Int64?, s: Millis?
+        func t(_ v: JSON) -> Millis? { v.stringValue.flatMap(Clock.parseISO) }
+        for (k, v) in pairs {
+            guard let key = JobSchema.AttemptKey(rawValue: k) else { continue }
+            switch key {
+            case .number: n = v.intValue
+            case .startedAt: s = t(v)
+            case .finishedAt: finishedAt = t(v)
+            case .durationMs: break  // derived from the two times
+            case .exitCode: exitCode = v.intValue.map { Int($0) }
+            case .signal: signal = v.intValue.map { Int($0) }
+            case .error: error = v.stringValue
+            case .workerPid: workerPid = v.intValue.map { Int($0) }
+            case .outputBytes: outputBytes = v.intValue.map { Int($0) }
+            }
         }
+        guard let n, let s else { return nil }
         number = Int(n)
         startedAt = s
-        finishedAt = json["finished_at"]?.stringValue.flatMap(Clock.parseISO)
-        exitCode = json["exit_code"]?.intValue.map { Int($0) }
-        signal = json["signal"]?.intValue.map { Int($0) }
-        error = json["error"]?.stringValue
-        workerPid = json["worker_pid"]?.intValue.map { Int($0) }
-        outputBytes = json["output_bytes"]?.intValue.map { Int($0) }
     }
 }
 
@@ -123,32 +132,32 @@ public struct Job: Equatable {
     /// store serialises every job on compaction, so this is on the hot path. It is the record's
     /// one writer (`json` reads its output back), in JobSchema's key order.
     public func writeCompact(to w: inout ByteWriter) {
-        w.lit("{\"id\":"); w.str(id)
-        w.lit(",\"command\":"); w.str(command)
-        w.lit(",\"state\":\""); w.raw(state.rawValue); w.lit("\"")
-        w.lit(",\"attempts\":"); w.int(attempts)
-        w.lit(",\"max_retries\":"); w.int(maxRetries)
-        w.lit(",\"created_at\":"); w.time(createdAt)
-        w.lit(",\"updated_at\":"); w.time(updatedAt)
-        w.lit(",\"priority\":"); w.int(priority)
-        w.lit(",\"run_at\":"); w.time(runAt)
-        w.lit(",\"next_run_at\":"); w.time(nextRunAt)
-        w.lit(",\"timeout\":"); if let t = timeout { w.raw(JSON.format(t)) } else { w.lit("null") }
-        w.lit(",\"exit_code\":"); w.optInt(exitCode)
-        w.lit(",\"last_error\":"); if let e = lastError { w.str(e) } else { w.lit("null") }
-        w.lit(",\"cwd\":"); w.str(cwd)
-        if batchIndex != 0 { w.lit(",\"batch_index\":"); w.int(batchIndex) }
-        if !env.isEmpty { w.lit(",\"env\":"); w.json(JSON.object(env.map { ($0.0, .string($0.1)) })) }
-        if !dependsOn.isEmpty { w.lit(",\"depends_on\":"); w.json(JSON.array(dependsOn.map { .string($0) })) }
-        if let p = workerPid { w.lit(",\"worker_pid\":"); w.int(p) }
-        if let s = workerStart { w.lit(",\"worker_start\":"); w.int(s) }
-        if let h = workerHost { w.lit(",\"worker_host\":"); w.str(h) }
-        if let g = jobPgid { w.lit(",\"job_pgid\":"); w.int(g) }
-        if let s = jobStart { w.lit(",\"job_start\":"); w.int(s) }
-        w.lit(",\"started_at\":"); w.time(startedAt)
-        w.lit(",\"finished_at\":"); w.time(finishedAt)
-        if let f = firstStartedAt { w.lit(",\"first_started_at\":"); w.time(f) }
-        w.lit(",\"history\":[")
+        w.key(.id); w.str(id)
+        w.key(.command); w.str(command)
+        w.key(.state); w.lit("\""); w.raw(state.rawValue); w.lit("\"")
+        w.key(.attempts); w.int(attempts)
+        w.key(.maxRetries); w.int(maxRetries)
+        w.key(.createdAt); w.time(createdAt)
+        w.key(.updatedAt); w.time(updatedAt)
+        w.key(.priority); w.int(priority)
+        w.key(.runAt); w.time(runAt)
+        w.key(.nextRunAt); w.time(nextRunAt)
+        w.key(.timeout); if let t = timeout { w.raw(JSON.format(t)) } else { w.lit("null") }
+        w.key(.exitCode); w.optInt(exitCode)
+        w.key(.lastError); if let e = lastError { w.str(e) } else { w.lit("null") }
+        w.key(.cwd); w.str(cwd)
+        if batchIndex != 0 { w.key(.batchIndex); w.int(batchIndex) }
+        if !env.isEmpty { w.key(.env); w.json(JSON.object(env.map { ($0.0, .string($0.1)) })) }
+        if !dependsOn.isEmpty { w.key(.dependsOn); w.json(JSON.array(dependsOn.map { .string($0) })) }
+        if let p = workerPid { w.key(.workerPid); w.int(p) }
+        if let s = workerStart { w.key(.workerStart); w.int(s) }
+        if let h = workerHost { w.key(.workerHost); w.str(h) }
+        if let g = jobPgid { w.key(.jobPgid); w.int(g) }
+        if let s = jobStart { w.key(.jobStart); w.int(s) }
+        w.key(.startedAt); w.time(startedAt)
+        w.key(.finishedAt); w.time(finishedAt)
+        if let f = firstStartedAt { w.key(.firstStartedAt); w.time(f) }
+        w.key(.history); w.lit("[")
         for (n, a) in history.enumerated() {
             if n > 0 { w.lit(",") }
             a.writeCompact(to: &w)
@@ -166,34 +175,34 @@ public struct Job: Equatable {
         var updated: Millis?
         func t(_ v: JSON) -> Millis? { v.stringValue.flatMap(Clock.parseISO) }
         for (k, v) in pairs {
-            switch k {
-            case "id": id = v.stringValue
-            case "command": command = v.stringValue
-            case "state": state = v.stringValue.flatMap(JobState.init(rawValue:))
-            case "created_at": created = t(v)
-            case "updated_at": updated = t(v)
-            case "max_retries": maxRetries = Int(v.intValue ?? 3)
-            case "attempts": attempts = Int(v.intValue ?? 0)
-            case "priority": priority = Int(v.intValue ?? 0)
-            case "batch_index": batchIndex = Int(v.intValue ?? 0)
-            case "run_at": runAt = t(v)
-            case "next_run_at": nextRunAt = t(v)
-            case "timeout": timeout = v.doubleValue
-            case "exit_code": exitCode = v.intValue.map { Int($0) }
-            case "last_error": lastError = v.stringValue
-            case "cwd": cwd = v.stringValue ?? "/"
-            case "env": env = v.objectValue?.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? []
-            case "depends_on": dependsOn = v.arrayValue?.compactMap(\.stringValue) ?? []
-            case "worker_pid": workerPid = v.intValue.map { Int($0) }
-            case "worker_start": workerStart = v.intValue
-            case "worker_host": workerHost = v.stringValue
-            case "job_pgid": jobPgid = v.intValue.map { Int($0) }
-            case "job_start": jobStart = v.intValue
-            case "started_at": startedAt = t(v)
-            case "finished_at": finishedAt = t(v)
-            case "first_started_at": firstStartedAt = t(v)
-            case "history": history = v.arrayValue?.compactMap(Attempt.init(json:)) ?? []
-            default: break
+            guard let key = JobSchema.Key(rawValue: k) else { continue }  // a later version's key
+            switch key {
+            case .id: id = v.stringValue
+            case .command: command = v.stringValue
+            case .state: state = v.stringValue.flatMap(JobState.init(rawValue:))
+            case .createdAt: created = t(v)
+            case .updatedAt: updated = t(v)
+            case .maxRetries: maxRetries = Int(v.intValue ?? 3)
+            case .attempts: attempts = Int(v.intValue ?? 0)
+            case .priority: priority = Int(v.intValue ?? 0)
+            case .batchIndex: batchIndex = Int(v.intValue ?? 0)
+            case .runAt: runAt = t(v)
+            case .nextRunAt: nextRunAt = t(v)
+            case .timeout: timeout = v.doubleValue
+            case .exitCode: exitCode = v.intValue.map { Int($0) }
+            case .lastError: lastError = v.stringValue
+            case .cwd: cwd = v.stringValue ?? "/"
+            case .env: env = v.objectValue?.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? []
+            case .dependsOn: dependsOn = v.arrayValue?.compactMap(\.stringValue) ?? []
+            case .workerPid: workerPid = v.intValue.map { Int($0) }
+            case .workerStart: workerStart = v.intValue
+            case .workerHost: workerHost = v.stringValue
+            case .jobPgid: jobPgid = v.intValue.map { Int($0) }
+            case .jobStart: jobStart = v.intValue
+            case .startedAt: startedAt = t(v)
+            case .finishedAt: finishedAt = t(v)
+            case .firstStartedAt: firstStartedAt = t(v)
+            case .history: history = v.arrayValue?.compactMap(Attempt.init(json:)) ?? []
             }
         }
         guard let i = id, let c = command, let st = state, let cr = created else { return nil }

@@ -31,10 +31,10 @@ public enum BulkEnqueue {
         let path = store.batchFilePath
         let fd = try Posix.open(path, O_WRONLY | O_CREAT | O_TRUNC)
         // Held while this process lives: a compaction sweeps only batch files nobody holds.
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw SystemError(operation: "lock", path: path, code: errno) }
+        guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else { throw SystemError(operation: "lock", path: path, code: errno) }
         defer {
             unlink(path)
-            close(fd)
+            fd.close()
         }
         var w = ByteWriter(capacity: 1 << 20)
         var written = 0

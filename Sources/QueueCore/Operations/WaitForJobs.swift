@@ -50,7 +50,7 @@ public enum WaitForJobs {
                 if left <= 0 { return .timedOut }
                 wait = min(wait, left)
             }
-            var fds = [pollfd(fd: watch?.fd ?? -1, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(readable: watch?.fd)]
             Posix.poll(&fds, seconds: wait + 0.001)
             watch?.drain()
         }

@@ -34,10 +34,10 @@ extension JSONStore {
         for e in try view.journalEntries(path: home.journal) { journalIds[e.id] = e.op == .put }
         func exists(_ id: String, inFile: Bool) -> Bool { journalIds[id] ?? inFile }
 
-        let snapFd = view.snapshotExists ? try Posix.open(view.snapshotPath, O_RDONLY) : -1
-        defer { if snapFd >= 0 { close(snapFd) } }
-        let idsFd = Glibc.open(home.idIndex, O_RDONLY | O_CLOEXEC)
-        defer { if idsFd >= 0 { close(idsFd) } }
+        let snapFd = view.snapshotExists ? try Posix.open(view.snapshotPath, O_RDONLY) : nil
+        defer { snapFd?.close() }
+        let idsFd = Posix.openQuietly(home.idIndex)
+        defer { idsFd?.close() }
 
         // Every id of the batch is free, every outside dependency exists: one pass over the
         // sorted index beside the sorted batch ids.
@@ -70,10 +70,10 @@ extension JSONStore {
         defer { unlink(snapTmp) }
         let meta = SnapshotFile.Meta(generation: g + 1, jobCount: 0, counts: [:], jobsBytes: 0)
         let batchFd = try Posix.open(batch.path, O_RDONLY)
-        defer { close(batchFd) }
+        defer { batchFd.close() }
         let merged: SnapshotMerge.Result = try {
             let fd = try Posix.open(snapTmp, O_WRONLY | O_CREAT | O_TRUNC)
-            defer { close(fd) }
+            defer { fd.close() }
             let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
             let oldMinutes = ThroughputFile.read(home.throughput, generation: g)
             let r = try Posix.withMapped(fd: batchFd, path: batch.path) { records in
@@ -96,18 +96,18 @@ extension JSONStore {
 
     /// The snapshot's `jobs.ids` for generation `g`, mapped; rebuilt from the snapshot when it is
     /// missing or stale. Empty when there is no snapshot.
-    private func withMappedIds<T>(snapFd: Int32, snapshotPath: String, idsFd: Int32, generation g: Int64,
+    private func withMappedIds<T>(snapFd: FileDescriptor?, snapshotPath: String, idsFd: FileDescriptor?, generation g: Int64,
                                   _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         try withOldIndex(idsFd, generation: g) { old in
             if let old = old { return try body(old) }
-            guard snapFd >= 0 else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+            guard let snapFd else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
             let rebuilt = try Posix.withMapped(fd: snapFd, path: snapshotPath) { try SnapshotFile.sidecars(of: $0, path: snapshotPath, generation: g) }
             return try Array(rebuilt.ids.joined()).withUnsafeBufferPointer { try body($0) }
         }
     }
 
-    private func withOptionalMapped<T>(_ fd: Int32, path: String, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
-        guard fd >= 0 else { return try body(nil) }
+    private func withOptionalMapped<T>(_ fd: FileDescriptor?, path: String, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
+        guard let fd else { return try body(nil) }
         return try Posix.withMapped(fd: fd, path: path) { try body($0) }
     }
 
@@ -130,12 +130,12 @@ extension JSONStore {
         guard link(snapshotTemp, linked) == 0 else { throw SystemError(operation: "link", path: linked, code: errno) }
         try Posix.rename(snapshotTemp, home.snapshot)
         try Posix.fsyncDirectory(home.path)
-        guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
+        guard ftruncate(jfd.rawValue, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
         try Posix.pwriteAll(fd: jfd, Array(JournalFile.header(generation: gen, follows: follows).utf8), at: 0, path: home.journal)
-        guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+        guard fdatasync(jfd.rawValue) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         let quiet = tryCompactionLock()
         sweep(keeping: gen, temporaries: quiet != nil)
-        if let fd = quiet { close(fd) }
+        if let fd = quiet { fd.close() }
     }
 }
 

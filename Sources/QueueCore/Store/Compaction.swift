@@ -44,7 +44,7 @@ extension JSONStore {
         switch JSONStore.compactor {
         case .inProcess:
             guard let lockFd = tryCompactionLock() else { return }
-            defer { close(lockFd) }
+            defer { lockFd.close() }
             do {
                 try JSONStore(home: home).compactBeside()
                 compactionFailure = nil
@@ -53,7 +53,7 @@ extension JSONStore {
             }
         case .detached(let executable):
             guard let lockFd = tryCompactionLock() else { return }
-            defer { close(lockFd) }
+            defer { lockFd.close() }
             lastCompactorStart = now
             do {
                 try spawnCompactor(executable: executable, lockFd: lockFd)
@@ -72,11 +72,10 @@ extension JSONStore {
     }
 
     /// `compact.lock`, taken without waiting: nil when another compactor holds it.
-    func tryCompactionLock() -> Int32? {
-        let fd = Glibc.open(home.compactLock, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return nil }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            close(fd)
+    func tryCompactionLock() -> FileDescriptor? {
+        guard let fd = Posix.openQuietly(home.compactLock, O_RDWR | O_CREAT) else { return nil }
+        if !fd.tryLock(LOCK_EX) {
+            fd.close()
             return nil
         }
         return fd
@@ -88,7 +87,7 @@ extension JSONStore {
     public func compactWaiting() throws -> Int64? {
         try home.create()
         let fd = try Posix.open(home.compactLock, O_RDWR | O_CREAT, 0o600)
-        defer { close(fd) }
+        defer { fd.close() }
         try Posix.lock(fd, LOCK_EX, path: home.compactLock)
         return try JSONStore(home: home).compactBeside()
     }
@@ -101,7 +100,7 @@ extension JSONStore {
     public func compactBeside(between: (() throws -> Void)? = nil) throws -> Int64? {
         // 1. The cut.
         try lock(LOCK_SH)
-        let view: View, key: JournalKey, snapFd: Int32
+        let view: View, key: JournalKey, snapFd: FileDescriptor
         do {
             view = try refresh(full: false)
             key = try currentJournalKey()
@@ -114,7 +113,7 @@ extension JSONStore {
             unlock()
             throw error
         }
-        defer { close(snapFd) }
+        defer { snapFd.close() }
         let g = view.generation, cutAt = view.journalValidEnd
         // Copies, taken under the lock: the mapped journal may be truncated once it is released.
         let changes = view.changesCopy, journalHead = view.journalPrefix(cutAt)
@@ -137,10 +136,10 @@ extension JSONStore {
                                      cut: SnapshotFile.Cut(generation: g, offset: cutAt))
         let merged: SnapshotMerge.Result = try {
             let fd = try Posix.open(snapTmp, O_WRONLY | O_CREAT | O_TRUNC)
-            defer { close(fd) }
+            defer { fd.close() }
             // The old sidecars, when they are the old snapshot's (their first line names G).
-            let idsFd = Glibc.open(home.idIndex, O_RDONLY | O_CLOEXEC)
-            defer { if idsFd >= 0 { close(idsFd) } }
+            let idsFd = Posix.openQuietly(home.idIndex)
+            defer { idsFd?.close() }
             let oldDue = DueIndexFile.read(home.dueIndex, generation: g)
             let oldMinutes = ThroughputFile.read(home.throughput, generation: g)
             let r = try Posix.withMapped(fd: snapFd, path: view.snapshotPath) { base in
@@ -158,7 +157,7 @@ extension JSONStore {
         try Posix.writeSynced(path: dueTmp, chunks: merged.due)
         try Posix.writeSynced(path: minutesTmp, chunks: merged.minutes)
         let keptFd = try Posix.open(keptTmp, O_WRONLY | O_CREAT | O_TRUNC)
-        defer { close(keptFd) }
+        defer { keptFd.close() }
         try Posix.pwriteAll(fd: keptFd, journalHead, at: 0, path: keptTmp)
         try Posix.fsyncFile(keptFd, path: keptTmp)
         Failpoint.hit("compact.written")
@@ -186,10 +185,10 @@ extension JSONStore {
         try Posix.rename(snapTmp, home.snapshot)
         try Posix.fsyncDirectory(home.path)
         Failpoint.hit("compact.renamed")
-        guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
+        guard ftruncate(jfd.rawValue, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
         Failpoint.hit("compact.truncated")
         try Posix.pwriteAll(fd: jfd, Array(JournalFile.header(generation: g + 1, follows: (g, end)).utf8), at: 0, path: home.journal)
-        guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+        guard fdatasync(jfd.rawValue) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         Failpoint.hit("compact.swapped")
         sweep(keeping: g + 1, temporaries: true, generations: false)
         unlock()
@@ -202,8 +201,8 @@ extension JSONStore {
     }
 
     /// The mapped `jobs.ids` when its first line names generation `g`, else nil.
-    func withOldIndex<T>(_ fd: Int32, generation g: Int64, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
-        guard fd >= 0 else { return try body(nil) }
+    func withOldIndex<T>(_ fd: FileDescriptor?, generation g: Int64, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
+        guard let fd else { return try body(nil) }
         return try Posix.withMapped(fd: fd, path: home.idIndex) { buf in
             let want = Array("generation \(g)\n".utf8)
             guard buf.count >= want.count, Array(buf[0..<want.count]) == want else { return try body(nil) }
@@ -213,9 +212,9 @@ extension JSONStore {
 
     /// The detached compactor's side: leaves the process that started it at once (that one
     /// waits only for this first step), and folds the journal holding the inherited lock.
-    public static func runDetachedCompaction(home: Home, lockFd: Int32) -> Int32 {
+    public static func runDetachedCompaction(home: Home, lockFd: FileDescriptor) -> Int32 {
         var st = stat()
-        guard fstat(lockFd, &st) == 0 else { return 2 }
+        guard fstat(lockFd.rawValue, &st) == 0 else { return 2 }
         let pid = ForkedChild.start {
             setsid()
             // Background work: the workers and commands of this machine come first.
@@ -237,7 +236,7 @@ extension JSONStore {
         return pid < 0 ? 1 : 0  // the parent leaves at once: whoever started it waits only this long
     }
 
-    private func spawnCompactor(executable: String, lockFd: Int32) throws {
+    private func spawnCompactor(executable: String, lockFd: FileDescriptor) throws {
         var env = Posix.environment().filter { !$0.hasPrefix("QUEUECTL_HOME=") && !$0.hasPrefix("QUEUECTL_COMPACT_LOCK_FD=") }
         env += ["QUEUECTL_HOME=" + home.path, "QUEUECTL_COMPACT_LOCK_FD=3"]
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("queuectl"), strdup("compact")] + [nil]
@@ -251,7 +250,7 @@ extension JSONStore {
         for target in [Int32(0), 1, 2] {
             posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
         }
-        posix_spawn_file_actions_adddup2(&actions, lockFd, 3)
+        posix_spawn_file_actions_adddup2(&actions, lockFd.rawValue, 3)
         var attr = SignalPipe.spawnAttributes(newProcessGroup: false)
         defer {
             posix_spawn_file_actions_destroy(&actions)

@@ -43,15 +43,15 @@ extension JSONStore {
             }
         }
         try writeSnapshot(state, generation: gen)
-        guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
+        guard ftruncate(jfd.rawValue, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
         let header = Array(JournalFile.header(generation: gen, follows: follows).utf8)
         try Posix.pwriteAll(fd: jfd, header, at: 0, path: home.journal)
-        guard fdatasync(jfd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+        guard fdatasync(jfd.rawValue) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         hasUnsyncedWrites = false
         // A compactor at work elsewhere owns its temporary files; they are swept after it.
         let quiet = tryCompactionLock()
         sweep(keeping: gen, temporaries: quiet != nil)
-        if let fd = quiet { close(fd) }
+        if let fd = quiet { fd.close() }
         cache = Cache(state: state, generation: gen, journalIno: (try currentJournalKey()).ino,
                       journalOffset: header.count)
     }

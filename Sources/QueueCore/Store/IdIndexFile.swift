@@ -16,20 +16,20 @@ public enum IdIndexFile {
     /// (nil offsets: an index written before offsets were recorded).
     public enum Answer: Equatable { case absent, present(offset: Int?, length: Int?) }
 
-    public static func contains(_ id: String, fd: Int32, generation: Int64) -> Bool? {
+    public static func contains(_ id: String, fd: FileDescriptor, generation: Int64) -> Bool? {
         find(id, fd: fd, generation: generation).map { $0 != .absent }
     }
 
     /// nil when the index is missing or belongs to another generation (then callers load the state).
     /// A binary search with small preads: a lookup reads a few KiB whatever the number of jobs.
-    public static func find(_ id: String, fd: Int32, generation: Int64) -> Answer? {
+    public static func find(_ id: String, fd: FileDescriptor, generation: Int64) -> Answer? {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
+        guard fstat(fd.rawValue, &st) == 0 else { return nil }
         let size = Int(st.st_size)
         func readAt(_ off: Int, _ n: Int) -> [UInt8] {
             var b = [UInt8](repeating: 0, count: max(0, min(n, size - off)))
             guard !b.isEmpty else { return b }
-            let got = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(off)) }
+            let got = b.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, $0.count, off_t(off)) }
             if got < b.count { b.removeSubrange(max(0, got)...) }
             return b
         }

@@ -25,11 +25,11 @@ public final class JSONStore {
     /// depend on live jobs only (ARCHITECTURE.md, "Finished jobs stay on disk").
     public var keepsFinished = true
 
-    private var lockFd: Int32 = -1
+    private var lockFd: FileDescriptor?
     /// The journal, opened after the lock was taken and closed before it is released: on a
     /// network file system only a descriptor opened under the lock sees other machines' writes
     /// (close-to-open consistency), and only closing it makes ours visible to them.
-    var journalFd: Int32 = -1
+    var journalFd: FileDescriptor?
     var cache: Cache?
     /// How many times this process loaded every job from a snapshot (tests check that following
     /// another process's compaction does not).
@@ -55,12 +55,14 @@ public final class JSONStore {
     /// (an inherited flock descriptor would share the parent's lock).
     public func closeFiles() {
         closeJournal()
-        if lockFd >= 0 { close(lockFd); lockFd = -1 }
+        lockFd?.close()
+        lockFd = nil
         cache = nil
     }
 
     func closeJournal() {
-        if journalFd >= 0 { close(journalFd); journalFd = -1 }
+        journalFd?.close()
+        journalFd = nil
     }
 
     // MARK: - Public API
@@ -148,9 +150,8 @@ public final class JSONStore {
             return .some(e.job)
         }
         guard view.snapshotExists else { return .some(nil) }
-        let fd = Glibc.open(home.idIndex, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = Posix.openQuietly(home.idIndex) else { return nil }
+        defer { fd.close() }
         switch IdIndexFile.find(id, fd: fd, generation: view.generation) {
         case nil: return nil
         case .absent?: return .some(nil)
@@ -201,8 +202,8 @@ public final class JSONStore {
     public func syncJournal() throws {
         guard hasUnsyncedWrites else { return }
         let fd = try Posix.open(home.journal, O_RDWR)
-        defer { close(fd) }
-        guard fdatasync(fd) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
+        defer { fd.close() }
+        guard fdatasync(fd.rawValue) == 0 else { throw SystemError(operation: "sync", path: home.journal, code: errno) }
         hasUnsyncedWrites = false
     }
 
@@ -217,16 +218,20 @@ public final class JSONStore {
     // MARK: - Locking
 
     func lock(_ op: Int32) throws {
-        if lockFd < 0 {
+        let fd: FileDescriptor
+        if let open = lockFd {
+            fd = open
+        } else {
             try home.create()
-            lockFd = try Posix.open(home.lock, O_RDWR | O_CREAT, 0o600)
+            fd = try Posix.open(home.lock, O_RDWR | O_CREAT, 0o600)
+            lockFd = fd
         }
-        try Posix.lock(lockFd, op, path: home.lock)
+        try fd.lock(op, path: home.lock)
     }
 
     func unlock() {
         closeJournal()
-        if lockFd >= 0 { flock(lockFd, LOCK_UN) }
+        if let fd = lockFd { _ = systemFlockRaw(fd.rawValue, LOCK_UN) }
     }
 
     // MARK: - Transactions
@@ -314,12 +319,12 @@ public final class JSONStore {
         // The end of the journal as read under this lock, never a size cached before it.
         var offset = view.journalValidEnd
         if view.journalNeedsReset {
-            guard ftruncate(jfd, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
+            guard ftruncate(jfd.rawValue, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
             text = Array(JournalFile.header(generation: view.generation).utf8)
             offset = 0
         } else if view.journalValidEnd < view.journalSize {
             // Cut off a torn last line left by a writer that died mid-append.
-            guard ftruncate(jfd, off_t(view.journalValidEnd)) == 0 else {
+            guard ftruncate(jfd.rawValue, off_t(view.journalValidEnd)) == 0 else {
                 throw SystemError(operation: "truncate", path: home.journal, code: errno)
             }
         }
@@ -329,16 +334,16 @@ public final class JSONStore {
         } catch {
             // A disk that filled up mid-write: take back the lines that did get written, so no
             // part of a failed transaction is ever read as committed.
-            _ = ftruncate(jfd, off_t(offset))
+            _ = ftruncate(jfd.rawValue, off_t(offset))
             throw error
         }
         if tx.durable && tx.config.fsync {
-            let synced = Fault.errno(for: "sync").map { e -> Int32 in errno = e; return -1 } ?? fdatasync(jfd)
+            let synced = Fault.errno(for: "sync").map { e -> Int32 in errno = e; return -1 } ?? fdatasync(jfd.rawValue)
             guard synced == 0 else {
                 // Not known to be on disk, so not acknowledged: take the lines back, so no reader
                 // sees a change whose command reported failure.
                 let e = errno
-                _ = ftruncate(jfd, off_t(offset))
+                _ = ftruncate(jfd.rawValue, off_t(offset))
                 throw SystemError(operation: "sync", path: home.journal, code: e)
             }
         } else {

@@ -89,9 +89,8 @@ final class OmittedJobs {
     /// One record of a snapshot: through `jobs.ids` (a binary search and one pread) when the index
     /// is of this generation, else by a scan of the file for the line that starts with the id.
     static func record(_ id: String, generation: Int64, snapshotPath: String, idIndexPath: String) -> Job? {
-        let ifd = Glibc.open(idIndexPath, O_RDONLY | O_CLOEXEC)
-        if ifd >= 0 {
-            defer { close(ifd) }
+        if let ifd = Posix.openQuietly(idIndexPath) {
+            defer { ifd.close() }
             switch IdIndexFile.find(id, fd: ifd, generation: generation) {
             case .absent?: return nil
             case .present(let offset?, let length?)?:

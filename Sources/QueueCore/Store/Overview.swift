@@ -40,7 +40,7 @@ extension JSONStore {
             guard let kept = ThroughputFile.read(home.throughput, generation: view.generation) else { return nil }
             m = kept
         }
-        let updatedKey = Array(",\"updated_at\":\"".utf8)
+        let updatedKey = JobSchema.Key.updatedAt.stringField
         let jobKey = Array(",\"job\":".utf8)
         try view.withChanges { buf in
             for (n, r) in JournalFile.lineRanges(buf, from: 0, to: buf.count).enumerated() {

@@ -48,7 +48,7 @@ extension JSONStore {
         // The file's own jobs of that state, newest first, until `limit` are found or none is left.
         var left = total - changed.count
         if view.snapshotExists && limit > 0 && left > 0 {
-            let statePattern = state.map { Array("\",\"state\":\"\($0.rawValue)\"".utf8) }
+            let statePattern = state.map { [0x22] + JobSchema.Key.state.stringField + Array($0.rawValue.utf8) + [0x22] }
             var fromFile = 0
             try SnapshotFile.linesBackward(path: view.snapshotPath) { line in
                 if fromFile >= limit || left <= 0 { return false }
@@ -75,16 +75,16 @@ extension SnapshotFile {
     /// are read in 64 KiB chunks from the end, so only what is visited is read.
     static func linesBackward(path: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool) throws {
         let fd = try Posix.open(path, O_RDONLY)
-        defer { close(fd) }
+        defer { fd.close() }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        guard fstat(fd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         var end = Int(st.st_size)     // lines end before this offset
         var carry: [UInt8] = []       // the start of a line cut by the chunk boundary, read later
         let chunk = 65536
         while end > 0 {
             let start = max(0, end - chunk)
             var buf = [UInt8](repeating: 0, count: end - start)
-            let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, end - start, off_t(start)) }
+            let got = buf.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, end - start, off_t(start)) }
             guard got == end - start else { throw SystemError(operation: "read", path: path, code: errno) }
             buf.append(contentsOf: carry)
             end = start

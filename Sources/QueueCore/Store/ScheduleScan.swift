@@ -23,10 +23,10 @@ enum ScheduleScan {
         return nil
     }
 
-    static let idKey = Array("{\"id\":\"".utf8)
-    static let stateKey = Array("\",\"state\":\"".utf8)
-    static let runAtKey = Array(",\"run_at\":".utf8)
-    static let nextKey = Array(",\"next_run_at\":".utf8)
+    static let idKey = JobSchema.recordStart
+    static let stateKey = [0x22] + JobSchema.Key.state.stringField
+    static let runAtKey = JobSchema.Key.runAt.field
+    static let nextKey = JobSchema.Key.nextRunAt.field
 
     /// Where a job stands in creation order (created_at, batch_index, id), read from its record
     /// (`created_at` comes after `command`, whose quotes are escaped; `batch_index` after `cwd`).
@@ -40,9 +40,9 @@ enum ScheduleScan {
         init(created: Millis, batch: Int, id: String) { (self.created, self.batch, self.id) = (created, batch, id) }
         init(_ job: Job) { self.init(created: job.createdAt, batch: job.batchIndex, id: job.id) }
     }
-    static let createdKey = Array(",\"created_at\":\"".utf8)
-    static let batchKey = Array(",\"batch_index\":".utf8)
-    static let cwdKey = Array(",\"cwd\":\"".utf8)
+    static let createdKey = JobSchema.Key.createdAt.stringField
+    static let batchKey = JobSchema.Key.batchIndex.field
+    static let cwdKey = JobSchema.Key.cwd.stringField
 
     /// The time written at `at` in the canonical form `Clock.iso` writes (24 bytes), if it is one.
     static func canonicalTime(in buf: UnsafeBufferPointer<UInt8>, at: Int) -> Millis? {
@@ -78,9 +78,9 @@ enum ScheduleScan {
         return nil
     }
 
-    static let historyKey = Array(",\"history\":[".utf8)
-    static let finishedAtKey = Array(",\"finished_at\":".utf8)
-    static let firstStartedKey = Array(",\"first_started_at\":".utf8)
+    static let historyKey = JobSchema.Key.history.field + [0x5B]
+    static let finishedAtKey = JobSchema.Key.finishedAt.field
+    static let firstStartedKey = JobSchema.Key.firstStartedAt.field
 
     /// A record's own `finished_at`, nil when it is null or cannot be read this way. Found just
     /// before the last `,"history":[` (an `env` before it may hold any key; the attempts after

@@ -35,7 +35,7 @@ public enum SnapshotFile {
     static let headerRoom = 1024
 
     /// Writes the snapshot to `fd`, one job per line in creation order; returns where each job is.
-    public static func write(state: QueueState, generation: Int64, to fd: Int32, path: String) throws -> [Location] {
+    public static func write(state: QueueState, generation: Int64, to fd: FileDescriptor, path: String) throws -> [Location] {
         var w = ByteWriter(capacity: 1 << 20)
         var flushed = 0  // body bytes already written
         func flush() throws {
@@ -64,7 +64,7 @@ public enum SnapshotFile {
     }
 
     /// Writes the header line into the room kept for it at the start of the file.
-    static func writeHeader(_ m: Meta, to fd: Int32, path: String) throws {
+    static func writeHeader(_ m: Meta, to fd: FileDescriptor, path: String) throws {
         let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(m.counts[$0] ?? 0))) })
         var fields: [(String, JSON)] = [
             ("format", .string("queuectl-jobs")), ("version", .int(1)),
@@ -190,11 +190,10 @@ public enum SnapshotFile {
     /// The job whose record `jobs.ids` places at (offset, length), nil if it is not there.
     static func record(_ id: String, at offset: Int, length: Int, path: String) -> Job? {
         guard offset >= 0, (1...(16 << 20)).contains(length) else { return nil }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = Posix.openQuietly(path) else { return nil }
+        defer { fd.close() }
         var line = [UInt8](repeating: 0, count: length)
-        let got = line.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, length, off_t(offset)) }
+        let got = line.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, length, off_t(offset)) }
         guard got == length, let v = try? JSONParser.parse(bytes: line), let job = Job(json: v), job.id == id else { return nil }
         return job
     }

@@ -21,10 +21,10 @@ enum SnapshotMerge {
     /// `base`: the old snapshot's bytes (nil when there is none); `oldIds`, `oldDue`: its
     /// sidecars when they carry its generation; `changes`: complete journal change lines,
     /// oldest first. Writes the whole file (header last) to `fd`.
-    static func write(base: UnsafeBufferPointer<UInt8>?, baseFd: Int32 = -1, basePath: String, oldIds: UnsafeBufferPointer<UInt8>?,
+    static func write(base: UnsafeBufferPointer<UInt8>?, baseFd: FileDescriptor? = nil, basePath: String, oldIds: UnsafeBufferPointer<UInt8>?,
                       oldDue: [String: Millis]?, oldMinutes: ThroughputFile.Minutes?, changes: UnsafeBufferPointer<UInt8>, changesPath: String,
                       appending batch: UnsafeBufferPointer<UInt8>? = nil, appendingPath: String = "",
-                      meta: SnapshotFile.Meta, to fd: Int32, path: String) throws -> Result {
+                      meta: SnapshotFile.Meta, to fd: FileDescriptor, path: String) throws -> Result {
         // The journal's last word on each id, the order ids first appeared, and the counts.
         var latest: [String: Job?] = [:]
         var firstSeen: [String] = []
@@ -224,7 +224,7 @@ enum SnapshotMerge {
         if ids == nil || due == nil {
             // Rebuilt from the file just written.
             let rfd = try Posix.open(path, O_RDONLY)
-            defer { close(rfd) }
+            defer { rfd.close() }
             let rebuilt = try Posix.withMapped(fd: rfd, path: path) { buf in
                 try SnapshotFile.sidecars(of: buf, path: path, generation: meta.generation)
             }
@@ -248,7 +248,7 @@ enum SnapshotMerge {
             case .absent?: continue
             case .present(let offset?, let length?)?:
                 // The record must start where the index says, with this id, and be a whole line.
-                let head = Array("{\"id\":\"\(id)\"".utf8)
+                let head = JobSchema.recordStart + Array(id.utf8) + [0x22]
                 guard offset >= first, length > head.count, offset + length <= lastEnd,
                       Array(buf[offset..<(offset + head.count)]) == head, buf[offset + length - 1] == UInt8(ascii: "}"),
                       offset == first || (buf[offset - 2] == UInt8(ascii: ",") && buf[offset - 1] == 0x0A),
@@ -264,11 +264,11 @@ enum SnapshotMerge {
     /// The new file, written at explicit offsets after the header's room: small pieces through a
     /// buffer, runs of old records straight from the mapped old file.
     struct Output {
-        let fd: Int32, path: String
+        let fd: FileDescriptor, path: String
         var w = ByteWriter(capacity: 1 << 20)
         var flushed = SnapshotFile.headerRoom
         var wroteRecord = false
-        init(fd: Int32, path: String) { (self.fd, self.path) = (fd, path) }
+        init(fd: FileDescriptor, path: String) { (self.fd, self.path) = (fd, path) }
         var offset: Int { flushed + w.bytes.count }
         mutating func separator() {
             if wroteRecord { w.lit(",\n") }
@@ -289,14 +289,14 @@ enum SnapshotMerge {
         /// before it is waited for, so at most two pieces of this file are ever queued for the
         /// disk. Hundreds of MB left dirty until the final fsync would make every other process's
         /// fdatasync wait behind them (ext4 commits them together).
-        mutating func direct(_ bytes: UnsafeBufferPointer<UInt8>, from source: Int32, at offset: Int) throws {
+        mutating func direct(_ bytes: UnsafeBufferPointer<UInt8>, from source: FileDescriptor?, at offset: Int) throws {
             try flush()
             var done = 0
             while done < bytes.count {
                 let n = min(Output.piece, bytes.count - done)
                 try copy(UnsafeBufferPointer(rebasing: bytes[done..<(done + n)]), from: source, at: offset + done, to: flushed + done)
-                _ = syncFileRange(fd, off_t(flushed + done), off_t(n), 2 /* SYNC_FILE_RANGE_WRITE */)
-                if let (at, count) = inFlight { _ = syncFileRange(fd, off_t(at), off_t(count), 1 | 2 | 4 /* WAIT_BEFORE|WRITE|WAIT_AFTER */) }
+                _ = syncFileRange(fd.rawValue, off_t(flushed + done), off_t(n), 2 /* SYNC_FILE_RANGE_WRITE */)
+                if let (at, count) = inFlight { _ = syncFileRange(fd.rawValue, off_t(at), off_t(count), 1 | 2 | 4 /* WAIT_BEFORE|WRITE|WAIT_AFTER */) }
                 inFlight = (flushed + done, n)
                 done += n
             }
@@ -308,11 +308,11 @@ enum SnapshotMerge {
         var inFlight: (Int, Int)? = nil
 
         /// One piece: by the kernel when it can, else through this process.
-        private mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>, from source: Int32, at offset: Int, to target: Int) throws {
+        private mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>, from source: FileDescriptor?, at offset: Int, to target: Int) throws {
             var done = 0
-            while kernelCopy && source >= 0 && done < bytes.count {
+            while kernelCopy, let source, done < bytes.count {
                 var inOff = off_t(offset + done), outOff = off_t(target + done)
-                let n = copyFileRange(source, &inOff, fd, &outOff, bytes.count - done, 0)
+                let n = copyFileRange(source.rawValue, &inOff, fd.rawValue, &outOff, bytes.count - done, 0)
                 if n > 0 { done += n; continue }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && ![EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF].contains(errno) {

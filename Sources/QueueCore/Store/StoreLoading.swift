@@ -54,11 +54,11 @@ extension JSONStore {
         var loaded: QueueState?
     }
 
-    func openJournal() throws -> Int32 {
-        if journalFd < 0 {
-            journalFd = try Posix.open(home.journal, O_RDWR | O_CREAT, 0o600)
-        }
-        return journalFd
+    func openJournal() throws -> FileDescriptor {
+        if let fd = journalFd { return fd }
+        let fd = try Posix.open(home.journal, O_RDWR | O_CREAT, 0o600)
+        journalFd = fd
+        return fd
     }
 
     /// The journal's identity: its header's generation and its inode (it is truncated in place,
@@ -68,7 +68,7 @@ extension JSONStore {
     func currentJournalKey() throws -> JournalKey {
         let fd = try openJournal()
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: home.journal, code: errno) }
+        guard fstat(fd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: home.journal, code: errno) }
         return JournalKey(generation: try journalGeneration(fd), ino: UInt64(st.st_ino))
     }
 
@@ -119,7 +119,7 @@ extension JSONStore {
             let offset = cache!.journalOffset
             let generation = cache!.generation
             var st = stat()
-            guard fstat(jfd, &st) == 0 else { throw SystemError(operation: "stat", path: jpath, code: errno) }
+            guard fstat(jfd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: jpath, code: errno) }
             if Int(st.st_size) < offset {
                 cache = nil  // journal shrank under us: reload from scratch
                 return try refreshOnce(full: full)
@@ -247,14 +247,10 @@ extension JSONStore {
     /// a moment (retried like a stale snapshot), else a damaged home.
     func readTail(_ c: SnapshotFile.Cut) throws -> [UInt8] {
         let path = home.journal(generation: c.generation)
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT {
-                throw StaleSnapshot(error: .corrupt(path: home.snapshot, reason: "it continues in \(path), which is missing"))
-            }
-            throw SystemError(operation: "read", path: path, code: errno)
+        guard let fd = try Posix.openIfExists(path) else {
+            throw StaleSnapshot(error: .corrupt(path: home.snapshot, reason: "it continues in \(path), which is missing"))
         }
-        defer { close(fd) }
+        defer { fd.close() }
         guard try journalGeneration(fd) == c.generation else {
             throw StaleSnapshot(error: .corrupt(path: path, reason: "it is not the journal of generation \(c.generation) that jobs.json continues in"))
         }
@@ -274,11 +270,11 @@ extension JSONStore {
 
     /// The generation in the journal's header line (every compaction bumps it), so a reused
     /// inode number of jobs.json cannot fool the incremental path.
-    func journalGeneration(_ fd: Int32) throws -> Int64? { try journalHeader(fd)?.0.generation }
+    func journalGeneration(_ fd: FileDescriptor) throws -> Int64? { try journalHeader(fd)?.0.generation }
 
-    func journalHeader(_ fd: Int32) throws -> (JournalFile.Header, length: Int)? {
+    func journalHeader(_ fd: FileDescriptor) throws -> (JournalFile.Header, length: Int)? {
         var head = [UInt8](repeating: 0, count: 256)
-        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 256, 0) }
+        let n = head.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, 256, 0) }
         if n < 0 { throw SystemError(operation: "read", path: home.journal, code: errno) }
         guard n > 0, let nl = head[0..<n].firstIndex(of: 0x0A) else { return nil }
         return head.withUnsafeBufferPointer { b in
@@ -290,13 +286,12 @@ extension JSONStore {
     /// our generation from an offset we have not passed, the rest of our generation's journal is
     /// read from its kept copy and applied: the cached state then equals the new snapshot, with
     /// no reload of every job. Otherwise nothing happens and the caller reloads from scratch.
-    func followCompaction(_ jfd: Int32) throws {
+    func followCompaction(_ jfd: FileDescriptor) throws {
         guard let (header, length) = try journalHeader(jfd), let f = header.follows,
               let from = cache?.journalOffset, f.generation == cache?.generation, f.offset >= from else { return }
         let path = home.journal(generation: f.generation)
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
+        guard let fd = Posix.openQuietly(path) else { return }
+        defer { fd.close() }
         guard try journalGeneration(fd) == f.generation else { return }
         var bytes = try Posix.readAll(fd: fd, from: from, path: path)
         guard bytes.count >= f.offset - from else { return }
@@ -331,19 +326,19 @@ extension JSONStore {
     /// Reads only the header line and the size of `jobs.json`.
     func readSnapshotMeta(_ path: String) throws -> SnapshotFile.Meta {
         let fd = try Posix.open(path, O_RDONLY)
-        defer { close(fd) }
+        defer { fd.close() }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        guard fstat(fd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)
         var head = [UInt8](repeating: 0, count: min(size, 65536))
-        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+        let n = head.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, $0.count, 0) }
         if n < 0 { throw SystemError(operation: "read", path: path, code: errno) }
         guard n == head.count, let nl = head.firstIndex(of: 0x0A) else {
             throw QueueError.corrupt(path: home.snapshot, reason: "no header line")
         }
         var tail = [UInt8](repeating: 0, count: 3)
         if size >= 3 {
-            let got = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 3, off_t(size - 3)) }
+            let got = tail.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, 3, off_t(size - 3)) }
             guard got == 3 else { throw QueueError.corrupt(path: home.snapshot, reason: "cannot read its last bytes") }
         }
         return try SnapshotFile.readMeta(headerLine: Array(head[0..<nl]), fileSize: size, tail: tail, path: home.snapshot)

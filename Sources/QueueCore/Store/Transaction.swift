@@ -15,9 +15,9 @@ public final class Transaction {
     /// looked up (nil: known not to exist). A change's `from` must be right, or the counts that
     /// are kept from the journal's transitions drift.
     private var lightBase: [String: JobState?] = [:]
-    private var indexFd: Int32?
+    private var indexFd: FileDescriptor??  // nil: not opened yet; .some(nil): there is none
 
-    deinit { if let fd = indexFd, fd >= 0 { close(fd) } }
+    deinit { indexFd??.close() }
     public let config: Config
     public let now: Millis
     /// Whether commit waits for the disk (fdatasync). Only a worker's claim turns this off: a
@@ -106,8 +106,8 @@ public final class Transaction {
             return op == .put
         }
         if view.snapshotExists {
-            if indexFd == nil { indexFd = Glibc.open(store.home.idIndex, O_RDONLY | O_CLOEXEC) }
-            guard let fd = indexFd, fd >= 0, let inIndex = IdIndexFile.contains(id, fd: fd, generation: view.generation) else {
+            if indexFd == nil { indexFd = .some(Posix.openQuietly(store.home.idIndex)) }
+            guard let opened = indexFd, let fd = opened, let inIndex = IdIndexFile.contains(id, fd: fd, generation: view.generation) else {
                 return try state.stateOf(id) != nil  // index missing or stale: ask the jobs themselves
             }
             if !inIndex { lightBase[id] = .some(nil) }

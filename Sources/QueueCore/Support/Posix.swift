@@ -26,38 +26,41 @@ public enum Posix {
     }
 
     /// `flock` that retries on EINTR; a failure is reported with the path.
-    public static func lock(_ fd: Int32, _ op: Int32, path: String) throws {
-        guard retryingEINTR({ systemFlock(fd, op) }) == 0 else { throw SystemError(operation: "lock", path: path, code: errno) }
+    public static func lock(_ fd: FileDescriptor, _ op: Int32, path: String) throws {
+        guard retryingEINTR({ systemFlockRaw(fd.rawValue, op) }) == 0 else { throw SystemError(operation: "lock", path: path, code: errno) }
     }
 
-    public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o600) throws -> Int32 {
-        while true {
-            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-            if fd >= 0 { return fd }
-            if errno == EINTR { continue }
-            throw SystemError(operation: "open", path: path, code: errno)
-        }
+    /// open(2), close-on-exec, retried on EINTR; a failure is reported with the path.
+    public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o600) throws -> FileDescriptor {
+        let fd = retryingEINTR { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        guard let d = FileDescriptor(returned: fd) else { throw SystemError(operation: "open", path: path, code: errno) }
+        return d
+    }
+
+    /// `open`, but nil when the file does not exist.
+    public static func openIfExists(_ path: String, _ flags: Int32 = O_RDONLY) throws -> FileDescriptor? {
+        let fd = retryingEINTR { Glibc.open(path, flags | O_CLOEXEC, 0o600) }
+        if let d = FileDescriptor(returned: fd) { return d }
+        if errno == ENOENT { return nil }
+        throw SystemError(operation: "open", path: path, code: errno)
+    }
+
+    /// `open` where any failure only means "not there to use" (a best-effort read of a sidecar).
+    public static func openQuietly(_ path: String, _ flags: Int32 = O_RDONLY) -> FileDescriptor? {
+        FileDescriptor(returned: retryingEINTR { Glibc.open(path, flags | O_CLOEXEC, 0o600) })
     }
 
     /// Reads a whole file; nil when it does not exist.
     public static func readFile(_ path: String) throws -> [UInt8]? {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw SystemError(operation: "read", path: path, code: errno)
-        }
-        defer { close(fd) }
+        guard let fd = try openIfExists(path) else { return nil }
+        defer { fd.close() }
         return try readAll(fd: fd, from: 0, path: path)
     }
 
     /// Maps a whole file read-only and passes its bytes to `body`; nil bytes when it does not exist.
     public static func withMappedFile<T>(_ path: String, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) throws -> T {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return try body(nil) }
-            throw SystemError(operation: "read", path: path, code: errno)
-        }
-        defer { close(fd) }
+        guard let fd = try openIfExists(path) else { return try body(nil) }
+        defer { fd.close() }
         return try withMapped(fd: fd, path: path) { try body($0) }
     }
 
@@ -69,22 +72,22 @@ public enum Posix {
     }
 
     /// Maps the file open on `fd` as it is now; nil where it cannot be mapped (read it instead).
-    public static func mapFile(fd: Int32, path: String) throws -> MappedFile? {
+    public static func mapFile(fd: FileDescriptor, path: String) throws -> MappedFile? {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        guard fstat(fd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)
         if size == 0 { return MappedFile(UnsafeBufferPointer(start: nil, count: 0)) }
-        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else { return nil }
+        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd.rawValue, 0), p != MAP_FAILED else { return nil }
         return MappedFile(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size))
     }
 
     /// Maps the file open on `fd` (the caller keeps the descriptor).
-    public static func withMapped<T>(fd: Int32, path: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
+    public static func withMapped<T>(fd: FileDescriptor, path: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        guard fstat(fd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)
         if size == 0 { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd.rawValue, 0), p != MAP_FAILED else {
             // Fall back to reading (e.g. a filesystem without mmap).
             let bytes = try readAll(fd: fd, from: 0, path: path)
             return try bytes.withUnsafeBufferPointer { try body($0) }
@@ -105,15 +108,15 @@ public enum Posix {
     }
 
     /// Reads from `offset` to end of file.
-    public static func readAll(fd: Int32, from offset: Int, path: String) throws -> [UInt8] {
+    public static func readAll(fd: FileDescriptor, from offset: Int, path: String) throws -> [UInt8] {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
+        guard fstat(fd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)  // 0 for /proc files: the loop below reads them to EOF
         var out = [UInt8](unsafeUninitializedCapacity: max(0, size - offset)) { _, n in n = max(0, size - offset) }
         var got = 0
         try out.withUnsafeMutableBytes { raw in
             while got < raw.count {
-                let n = pread(fd, raw.baseAddress! + got, raw.count - got, off_t(offset + got))
+                let n = pread(fd.rawValue, raw.baseAddress! + got, raw.count - got, off_t(offset + got))
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw SystemError(operation: "read", path: path, code: errno)
@@ -127,7 +130,7 @@ public enum Posix {
         var chunkSize = 4096
         while true {
             var chunk = [UInt8](unsafeUninitializedCapacity: chunkSize) { _, n in n = chunkSize }
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(offset + out.count)) }
+            let n = chunk.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, $0.count, off_t(offset + out.count)) }
             if n < 0 { if errno == EINTR { continue }; throw SystemError(operation: "read", path: path, code: errno) }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<n])
@@ -136,10 +139,10 @@ public enum Posix {
         return out
     }
 
-    public static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    public static func writeAll(fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var done = 0
         while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = write(fd.rawValue, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError(operation: "write", path: path, code: errno)
@@ -150,11 +153,11 @@ public enum Posix {
 
     /// Writes every byte at an explicit offset (never O_APPEND: network file systems emulate it
     /// in the client, and appends from two machines then overwrite each other).
-    public static func pwriteAll(fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+    public static func pwriteAll(fd: FileDescriptor, _ bytes: [UInt8], at offset: Int, path: String) throws {
         try bytes.withUnsafeBytes { try pwriteAll(fd: fd, $0, at: offset, path: path) }
     }
 
-    public static func pwriteAll(fd: Int32, _ raw: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+    public static func pwriteAll(fd: FileDescriptor, _ raw: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
         var done = 0
         var tries = 0
         while done < raw.count {
@@ -163,7 +166,7 @@ public enum Posix {
                 errno = e
                 n = -1
             } else {
-                n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                n = pwrite(fd.rawValue, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
             }
             tries += 1
             if n < 0 {
@@ -174,12 +177,12 @@ public enum Posix {
         }
     }
 
-    public static func writeAll(fd: Int32, _ text: String, path: String) throws {
+    public static func writeAll(fd: FileDescriptor, _ text: String, path: String) throws {
         var t = text
         try t.withUTF8 { try writeAll(fd: fd, UnsafeRawBufferPointer($0), path: path) }
     }
 
-    public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
+    public static func writeAll(fd: FileDescriptor, _ bytes: [UInt8], path: String) throws {
         try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: path) }
     }
 
@@ -199,18 +202,18 @@ public enum Posix {
     /// `atomicWrite` for a file written piece by piece: `body` writes the temporary file, then
     /// it is synced, linked (`linkAs`), renamed over `path`, and the directory synced; when
     /// `body` throws, the temporary file is removed and `path` is untouched.
-    public static func atomicWrite(path: String, linkAs: String? = nil, writing body: (_ fd: Int32, _ tmp: String) throws -> Void) throws {
+    public static func atomicWrite(path: String, linkAs: String? = nil, writing body: (_ fd: FileDescriptor, _ tmp: String) throws -> Void) throws {
         let tmp = temporaryName(for: path)
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         do {
             try body(fd, tmp)
-            guard fsync(fd) == 0 else { throw SystemError(operation: "fsync", path: tmp, code: errno) }
+            try fsyncFile(fd, path: tmp)
         } catch {
-            close(fd)
+            fd.close()
             unlink(tmp)
             throw error
         }
-        guard close(fd) == 0 else {
+        guard fd.close() else {
             let e = errno
             unlink(tmp)
             throw SystemError(operation: "write", path: tmp, code: e)
@@ -231,14 +234,14 @@ public enum Posix {
         try fsyncDirectory(dirname(of: path))
     }
 
-    public static func fsyncFile(_ fd: Int32, path: String) throws {
-        guard Glibc.fsync(fd) == 0 else { throw SystemError(operation: "fsync", path: path, code: errno) }
+    public static func fsyncFile(_ fd: FileDescriptor, path: String) throws {
+        guard Glibc.fsync(fd.rawValue) == 0 else { throw SystemError(operation: "fsync", path: path, code: errno) }
     }
 
     /// Writes a new file and fsyncs it (no rename: the caller puts it in place later).
     public static func writeSynced(path: String, chunks: [[UInt8]]) throws {
         let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        defer { close(fd) }
+        defer { fd.close() }
         for c in chunks { try writeAll(fd: fd, c, path: path) }
         try fsyncFile(fd, path: path)
     }
@@ -260,10 +263,9 @@ public enum Posix {
 
     /// Deletes a file nobody holds a `flock` on (a leftover of a process that died).
     public static func removeIfUnlocked(_ path: String) {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
+        guard let fd = openQuietly(path) else { return }
+        defer { fd.close() }
+        if fd.tryLock(LOCK_EX) { unlink(path) }
     }
 
     /// This process's environment as `NAME=value` strings.
@@ -288,10 +290,9 @@ public enum Posix {
     }
 
     public static func fsyncDirectory(_ dir: String) throws {
-        let dfd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dfd >= 0 else { throw SystemError(operation: "open", path: dir, code: errno) }
-        defer { close(dfd) }
-        guard fsync(dfd) == 0 else { throw SystemError(operation: "fsync", path: dir, code: errno) }
+        let dfd = try open(dir, O_RDONLY | O_DIRECTORY)
+        defer { dfd.close() }
+        try fsyncFile(dfd, path: dir)
     }
 
     public static func dirname(of path: String) -> String {
@@ -374,14 +375,13 @@ public enum Posix {
     }
 
     /// A close-on-exec pipe (pipe2 is not visible to Swift).
-    public static func makePipe(nonBlocking: Bool = false) -> (read: Int32, write: Int32) {
+    public static func makePipe(nonBlocking: Bool = false) throws -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return (-1, -1) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        }
-        return (fds[0], fds[1])
+        guard pipe(&fds) == 0 else { throw SystemError(operation: "create", path: "a pipe", code: errno) }
+        let (r, w) = (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+        r.configure(nonBlocking: nonBlocking)
+        w.configure(nonBlocking: nonBlocking)
+        return (r, w)
     }
 
     /// poll(2) that retries on EINTR; returns the number of ready descriptors (0 on timeout).
@@ -431,5 +431,3 @@ public enum Posix {
     }
 }
 
-/// Glibc's flock(2), by a name that the `flock` struct of the same module does not shadow.
-private func systemFlock(_ fd: Int32, _ op: Int32) -> Int32 { flock(fd, op) }

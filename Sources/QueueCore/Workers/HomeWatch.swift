@@ -3,22 +3,22 @@ import Glibc
 /// Wakes idle workers when the queue changes: inotify on the home directory reports every
 /// append to the journal and every new snapshot, so a new job is seen within milliseconds.
 final class HomeWatch {
-    let fd: Int32
+    let fd: FileDescriptor
 
     init?(home: Home) {
-        fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        guard fd >= 0 else { return nil }
+        guard let fd = FileDescriptor(returned: inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))) else { return nil }
+        self.fd = fd
         let mask = UInt32(IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE)
-        guard inotify_add_watch(fd, home.path, mask) >= 0 else {
-            close(fd)
+        guard inotify_add_watch(fd.rawValue, home.path, mask) >= 0 else {
+            fd.close()
             return nil
         }
     }
 
-    deinit { close(fd) }
+    deinit { fd.close() }
 
     func drain() {
         var buf = [UInt8](repeating: 0, count: 4096)
-        while buf.withUnsafeMutableBytes({ read(fd, $0.baseAddress!, $0.count) }) > 0 {}
+        while buf.withUnsafeMutableBytes({ read(fd.rawValue, $0.baseAddress!, $0.count) }) > 0 {}
     }
 }

@@ -78,13 +78,9 @@ public struct PidFile: Equatable {
 
     /// Whether a supervisor holds this home's supervisor lock right now.
     public static func supervisorAlive(_ home: Home) -> Bool {
-        let fd = Glibc.open(home.supervisorLock, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
+        guard let fd = Posix.openQuietly(home.supervisorLock) else { return false }
+        defer { fd.close() }
+        if fd.tryLock(LOCK_SH) { return false }  // released by the close
         return errno == EWOULDBLOCK
     }
 

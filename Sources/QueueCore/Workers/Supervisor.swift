@@ -6,9 +6,8 @@ public final class Supervisor {
     let store: JSONStore
     let count: Int
     let log: (String) -> Void
-    var lockFd: Int32 = -1
-    var pipeRead: Int32 = -1       // workers watch it: HUP means the supervisor died
-    var pipeWrite: Int32 = -1
+    var lockFd: FileDescriptor?
+    var pipe: (read: FileDescriptor, write: FileDescriptor)?  // workers watch the read end: HUP means the supervisor died
     var slots: [Int: (pid: Int32, start: Double)] = [:]
     var restartAt: [Int: Double] = [:]
     var crashes: [Int: Int] = [:]
@@ -19,7 +18,7 @@ public final class Supervisor {
     public var drainWait: Double?
     private var drainResult: Int32 = 0
     /// Descriptors a worker child must close (e.g. the pipe `--detach` reports readiness on).
-    public var closeInChildren: [Int32] = []
+    public var closeInChildren: [FileDescriptor] = []
     public var logPath: String?
 
     public init(store: JSONStore, count: Int, log: @escaping (String) -> Void) {
@@ -33,8 +32,8 @@ public final class Supervisor {
     public func acquire() throws {
         try store.home.create()
         let fd = try Posix.open(store.home.supervisorLock, O_RDWR | O_CREAT, 0o600)
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            close(fd)
+        if !fd.tryLock(LOCK_EX) {
+            fd.close()
             if let p = PidFile.read(store.home), !p.isThisHost {
                 throw QueueError.conflict("workers for \(store.home.path) are running on host \(p.hostName) (supervisor pid \(p.supervisorPid) there); one machine's workers serve a home at a time, so start workers on one host only, or stop them on \(p.hostName) first with 'queuectl worker stop'")
             }
@@ -51,7 +50,13 @@ public final class Supervisor {
     /// Runs until stopped. `ready` is called once the workers are up.
     public func run(ready: () -> Void) -> Int32 {
         SignalPipe.install()
-        (pipeRead, pipeWrite) = Posix.makePipe()
+        do {
+            pipe = try Posix.makePipe()
+        } catch {
+            log("cannot start workers: \(error)")
+            lockFd?.close()
+            return 1
+        }
         pidFile = PidFile(supervisorPid: Int(getpid()), supervisorStart: Posix.processStartTime(Int(getpid())),
                           startedAt: Clock.nowMillis(), workers: [], logPath: logPath)
         let fs = FileSystemKind.of(store.home.path)
@@ -75,7 +80,7 @@ public final class Supervisor {
                     timeout = min(timeout, at - now)
                 }
             }
-            var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(readable: SignalPipe.readFd)]
             Posix.poll(&fds, seconds: max(0.01, timeout))
             let signals = SignalPipe.take()
             if signals.contains(SIGUSR1) {
@@ -98,32 +103,33 @@ public final class Supervisor {
         } else {
             log("supervisor \(getpid()) stopped")
         }
-        close(lockFd)
+        lockFd?.close()
         return stopping ? 0 : drainResult
     }
 
     /// The detached supervisor keeps no descriptor it inherited (a caller's pipes would otherwise
     /// stay open for as long as the workers run), except `keep` and its own lock.
-    public func closeInheritedDescriptors(keep: [Int32]) {
+    public func closeInheritedDescriptors(keep: [FileDescriptor]) {
         store.closeFiles()
-        let fds = Posix.listDirectory("/proc/self/fd").compactMap { Int32($0) }
-        for fd in fds where fd > 2 && fd != lockFd && !keep.contains(fd) { close(fd) }
+        let fds = Posix.listDirectory("/proc/self/fd").compactMap { Int32($0) }.map(FileDescriptor.init(rawValue:))
+        for fd in fds where fd.rawValue > 2 && fd != lockFd && !keep.contains(fd) { fd.close() }
     }
 
     /// After `--detach` forks, the CLI parent drops its copy of the lock descriptor.
     public func releaseLockInParent() {
-        if lockFd >= 0 { close(lockFd); lockFd = -1 }
+        lockFd?.close()
+        lockFd = nil
     }
 
     func spawn(_ slot: Int) {
         let pid = ForkedChild.start {
             // The child runs only the worker loop.
-            close(lockFd)
-            close(pipeWrite)
-            for fd in closeInChildren { close(fd) }
+            lockFd?.close()
+            pipe?.write.close()
+            for fd in closeInChildren { fd.close() }
             SignalPipe.reinstallAfterFork()
             store.closeFiles()
-            let worker = Worker(store: store, slot: slot, supervisorFd: pipeRead, log: log)
+            let worker = Worker(store: store, slot: slot, supervisorFd: pipe?.read, log: log)
             worker.drainWait = drainWait
             return worker.run()
         }

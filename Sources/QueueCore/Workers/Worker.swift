@@ -5,16 +5,16 @@ import Glibc
 public final class Worker {
     let store: JSONStore
     let slot: Int
-    let supervisorFd: Int32         // read end of a pipe only the supervisor writes: HUP = it died
+    let supervisorFd: FileDescriptor?  // read end of a pipe only the supervisor writes: HUP = it died
     let pid: Int
     let startTime: Int64?
     var stopRequested = false
     var forceRequested = false
     let log: (String) -> Void
     private var watch: HomeWatch?
-    private var hostLock: Int32 = -1
+    private var hostLock: FileDescriptor?
 
-    public init(store: JSONStore, slot: Int, supervisorFd: Int32, log: @escaping (String) -> Void) {
+    public init(store: JSONStore, slot: Int, supervisorFd: FileDescriptor?, log: @escaping (String) -> Void) {
         self.store = store
         store.keepsFinished = false  // live jobs only in memory (ARCHITECTURE.md, "Finished jobs stay on disk")
         self.slot = slot
@@ -42,7 +42,7 @@ public final class Worker {
             log("worker \(slot): \(QueueError.from(error).description)")
             return 1
         }
-        defer { if hostLock >= 0 { close(hostLock) } }
+        defer { hostLock?.close() }
         var next: Claimed? = nil
         var unrecorded: Finished? = nil   // a result not yet written (kept across store errors)
         var failures = 0
@@ -138,7 +138,7 @@ public final class Worker {
         let job = claimed.job
         log("\(job.id) claimed by worker \(slot) (attempt \(job.attempts) of \(job.maxRetries + 1)): \(job.command)")
         let runner = JobRunner()
-        runner.extraFds = [supervisorFd]
+        runner.extraFds = supervisorFd.map { [$0] } ?? []
         runner.shouldKill = { [unowned self] signals, supervisorGone in
             self.handle(signals, supervisorGone: supervisorGone)
             return self.forceRequested
@@ -248,9 +248,9 @@ public final class Worker {
     private var seen: [Int] = []
 
     func wait(seconds: Double) {
-        var fds = [pollfd(fd: SignalPipe.readFd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: supervisorFd, events: Int16(POLLIN), revents: 0)]
-        if let w = watch { fds.append(pollfd(fd: w.fd, events: Int16(POLLIN), revents: 0)) }
+        var fds = [pollfd(readable: SignalPipe.readFd),
+                   pollfd(readable: supervisorFd)]
+        if let w = watch { fds.append(pollfd(readable: w.fd)) }
         Posix.poll(&fds, seconds: seconds + 0.001)
         handle(SignalPipe.take(), supervisorGone: fds[1].revents != 0)
         watch?.drain()

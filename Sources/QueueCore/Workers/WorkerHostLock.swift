@@ -6,13 +6,13 @@ import Glibc
 /// dead client's locks when its session expires).
 public enum WorkerHostLock {
     /// Takes this host's lock, shared; the descriptor stays open (close-on-exec) for the worker's life.
-    public static func hold(_ home: Home) throws -> Int32 {
+    public static func hold(_ home: Home) throws -> FileDescriptor {
         let path = home.workersLock(hostName: Host.current.name)
         let fd = try Posix.open(path, O_RDWR | O_CREAT, 0o600)
         do {
-            try Posix.lock(fd, LOCK_SH, path: path)
+            try fd.lock(LOCK_SH, path: path)
         } catch {
-            close(fd)
+            fd.close()
             throw error
         }
         return fd
@@ -21,11 +21,8 @@ public enum WorkerHostLock {
     /// Whether no worker of the host named in a claim (`Host.id`) is alive.
     public static func isFree(_ home: Home, hostId: String) -> Bool {
         let path = home.workersLock(hostName: Host.name(ofId: hostId))
-        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
-        if fd < 0 { return errno == ENOENT }
-        defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
-        flock(fd, LOCK_UN)
-        return true
+        guard let fd = Posix.openQuietly(path, O_RDWR) else { return errno == ENOENT }
+        defer { fd.close() }
+        return fd.tryLock(LOCK_EX)  // released by the close
     }
 }
