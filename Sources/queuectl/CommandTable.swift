@@ -86,13 +86,15 @@ enum CommandTable {
                             OptionSpec("drain-wait", value: "DURATION", help: "with --drain, also wait for delayed jobs due within this long (default 0: leave them)"),
                         ],
                         examples: ["queuectl worker start --count 4", "queuectl worker start -c 2 --detach", "queuectl worker start --drain -c 2   # in CI: run what is queued, then exit"]),
-            CommandSpec("stop", summary: "stop the workers: running jobs finish first; returns when they are gone",
+            CommandSpec("stop", summary: "stop this host's workers (or another's, or all): running jobs finish first; returns when they are gone",
                         options: [
                             OptionSpec("timeout", value: "DURATION", help: "wait this long for running jobs, then interrupt them (default 60s)"),
                             OptionSpec("force", help: "interrupt running jobs now; they go back to pending"),
+                            OptionSpec("host", value: "NAME", help: "stop the workers of that machine (a request it acts on within a second)"),
+                            OptionSpec("all-hosts", help: "stop the workers of every machine that serves this home"),
                         ],
-                        examples: ["queuectl worker stop", "queuectl worker stop --force"]),
-            CommandSpec("status", summary: "the supervisor, its workers, and the job each runs", options: [json]),
+                        examples: ["queuectl worker stop", "queuectl worker stop --force", "queuectl worker stop --host gpu1", "queuectl worker stop --all-hosts"]),
+            CommandSpec("status", summary: "each host's supervisor, its workers, and the job each runs", options: [json]),
         ])
 
     static let logs = CommandSpec(

@@ -7,6 +7,9 @@ enum OperationCommands {
         let r = try Cancel.run(store: store, ids: cmd.arguments)
         for id in r.cancelled { print(id) }
         if !r.stopped.isEmpty { Terminal.err("stopped running job\(r.stopped.count == 1 ? "" : "s"): \(r.stopped.joined(separator: ", "))") }
+        for (id, host) in r.elsewhere {
+            Terminal.err("\(id) was running on host \(host): its worker there stops it within poll_interval (\(Clock.humanDuration((try? store.config().pollInterval) ?? 1)))")
+        }
         return 0
     }
 

@@ -87,7 +87,8 @@ enum ReadCommands {
         let counts = try store.counts()
         let now = Clock.nowMillis()
         let scheduled = try store.scheduled(now: now)
-        let live = PidFile.live(store.home)
+        let hosts = WorkerControl.hosts(home: store.home, processing: [])  // light: no job is read
+        let live = hosts.first { $0.supervisor.isThisHost }?.supervisor
         let total = counts.values.reduce(0, +)
         // A background compaction that failed left its reason (the queue works on meanwhile).
         let compactionFailure = ((try? Posix.readFile(store.home.compactionFailure)) ?? nil)
@@ -101,6 +102,7 @@ enum ReadCommands {
             print(JSON.object([("counts", c), ("total", .int(Int64(total))), ("scheduled", sched), ("workers", workers),
                                ("supervisor_pid", live.map { .int(Int64($0.supervisorPid)) } ?? .null),
                                ("supervisor_host", live.map { .string($0.hostName) } ?? .null),
+                               ("hosts", .array(hosts.map(WorkerCommands.hostJSON))),
                                ("file_system", .string(fs.name)),
                                ("compaction_failure", compactionFailure.map { .string($0) } ?? .null),
                                ("config_problems", .array(configProblems.map { .string($0) })),
@@ -117,10 +119,12 @@ enum ReadCommands {
         if let why = compactionFailure {
             print("\nthe journal could not be folded into jobs.json (\(why)); work goes on in the journal, and the next compaction tries again")
         }
-        if let p = live {
-            print("\n\(p.workers.count) worker\(p.workers.count == 1 ? "" : "s") running (supervisor pid \(p.supervisorPid)\(p.isThisHost ? "" : " on host " + p.hostName)\(p.wakeup == "poll" ? ", polling: the home is on a network file system" : "")); see 'queuectl worker status'")
-        } else {
+        if hosts.isEmpty {
             print("\nno workers running; start them with 'queuectl worker start'")
+        }
+        for h in hosts {
+            let p = h.supervisor
+            print("\(h.supervisor.hostName == hosts.first?.supervisor.hostName ? "\n" : "")\(p.workers.count) worker\(p.workers.count == 1 ? "" : "s") running on host \(p.hostName)\(p.isThisHost ? " (this host)" : "") (supervisor pid \(p.supervisorPid)\(p.wakeup == "poll" ? ", polling: the home is on a network file system" : "")); see 'queuectl worker status'")
         }
         return 0
     }

@@ -23,7 +23,7 @@ enum WorkerCommands {
         }
         // Detach: the child becomes the supervisor in its own session, logging to workers.log; the
         // parent returns once the workers are up (or reports why they are not).
-        let logPath = store.home.workersLog
+        let logPath = store.home.workersLog()
         supervisor.logPath = logPath
         let (r, w) = try Posix.makePipe()
         let pid = ForkedChild.start {
@@ -63,8 +63,17 @@ enum WorkerCommands {
             }
             timeout = d
         }
-        switch try WorkerControl.stop(home: store.home, timeout: timeout, force: cmd.flag("force"), progress: { Terminal.err($0) }) {
-        case .notRunning: Terminal.err("no workers are running for \(store.home.path)")
+        if cmd.value("host") != nil && cmd.flag("all-hosts") {
+            throw QueueError.usage("--host and --all-hosts cannot be used together; pick one")
+        }
+        let target: WorkerControl.Target = cmd.flag("all-hosts") ? .allHosts : cmd.value("host").map { .host($0) } ?? .thisHost
+        switch try WorkerControl.stop(home: store.home, target: target, timeout: timeout, force: cmd.flag("force"), progress: { Terminal.err($0) }) {
+        case .notRunning:
+            switch target {
+            case .thisHost: Terminal.err("no workers are running for \(store.home.path) on this host (\(Host.current.name)); see 'queuectl worker status' for other hosts")
+            case .host(let h): Terminal.err("no workers are running for \(store.home.path) on host \(h)")
+            case .allHosts: Terminal.err("no workers are running for \(store.home.path) on any host")
+            }
         case .stopped: Terminal.err("workers stopped")
         case .forced: Terminal.err("workers stopped; interrupted jobs are pending again")
         }
@@ -72,39 +81,61 @@ enum WorkerCommands {
     }
 
     static func status(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
-        let state = try store.read { $0 }
-        let (pf, infos) = WorkerControl.workers(home: store.home, state: state)
+        let processing = try store.read { $0.processing }
+        let hosts = WorkerControl.hosts(home: store.home, processing: processing)
         if cmd.flag("json") {
-            print(workersJSON(pf, infos).pretty())
+            print(workersJSON(hosts).pretty())
             return 0
         }
-        guard let p = pf else {
+        guard !hosts.isEmpty else {
             Terminal.err("no workers are running for \(store.home.path); start them with 'queuectl worker start'")
             return 0
         }
-        print("supervisor pid \(p.supervisorPid) on host \(p.hostName)\(p.isThisHost ? " (this one)" : ""), up since \(Clock.local(p.startedAt))\(p.logPath.map { ", log \($0)" } ?? "")")
-        if !p.wakeup.isEmpty {
-            print(p.wakeup == "poll"
-                  ? "wake-up: polling every \(Clock.humanDuration((try? store.config().pollInterval) ?? 1)) (\(p.fileSystem) is a network file system: inotify cannot see other machines' writes)"
-                  : "wake-up: inotify (\(p.fileSystem))")
-        }
         let now = Clock.nowMillis()
-        let rows = infos.map { w -> [String] in
-            guard let j = w.job else { return [String(w.slot), String(w.pid), Terminal.dim("idle"), "", ""] }
-            return [String(w.slot), String(w.pid), j.id, "for " + Clock.humanDuration(Double(now - (j.startedAt ?? now)) / 1000), j.command]
+        let poll = Clock.humanDuration((try? store.config().pollInterval) ?? 1)
+        for (n, h) in hosts.enumerated() {
+            let p = h.supervisor
+            let wake = p.wakeup == "poll" ? "wake-up poll every \(poll) (\(p.fileSystem): inotify cannot see other machines' writes)"
+                                          : "wake-up \(p.wakeup.isEmpty ? "inotify" : p.wakeup) (\(p.fileSystem))"
+            let lease = h.leaseAge.map { ", lease renewed \(Clock.humanDuration($0)) ago" } ?? ""
+            if n > 0 { print("") }
+            print("host \(p.hostName)\(p.isThisHost ? " (this host)" : ""): supervisor pid \(p.supervisorPid), up since \(Clock.local(p.startedAt)), \(p.workers.count) worker\(p.workers.count == 1 ? "" : "s"), \(wake)\(lease)\(p.logPath.map { ", log \($0)" } ?? "")")
+            let rows = h.workers.map { w -> [String] in
+                guard let j = w.job else { return [String(w.slot), String(w.pid), Terminal.dim("idle"), "", ""] }
+                return [String(w.slot), String(w.pid), j.id, "for " + Clock.humanDuration(Double(now - (j.startedAt ?? now)) / 1000), j.command]
+            }
+            let table = Terminal.table(["WORKER", "PID", "JOB", "RUNNING", "COMMAND"], rows, flex: 4)
+            print(table.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
         }
-        print(Terminal.table(["WORKER", "PID", "JOB", "RUNNING", "COMMAND"], rows, flex: 4))
         return 0
     }
 
-    static func workersJSON(_ pf: PidFile?, _ infos: [WorkerControl.WorkerInfo]) -> JSON {
-        guard let p = pf else { return .object([("supervisor", .null), ("workers", .array([]))]) }
+    /// `worker status --json`: this host's supervisor and workers at the top (as before hosts
+    /// existed), and every host's under `hosts`.
+    static func workersJSON(_ hosts: [WorkerControl.HostWorkers]) -> JSON {
+        let here = hosts.first { $0.supervisor.isThisHost }
         return .object([
-            ("supervisor", .object([("pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt))),
-                                    ("host", .string(p.hostName)), ("host_id", .string(p.hostId))])),
-            ("file_system", .string(p.fileSystem)),
-            ("wakeup", .string(p.wakeup)),
-            ("workers", .array(infos.map(workerJSON))),
+            ("supervisor", here.map { supervisorJSON($0.supervisor) } ?? .null),
+            ("file_system", here.map { .string($0.supervisor.fileSystem) } ?? .null),
+            ("wakeup", here.map { .string($0.supervisor.wakeup) } ?? .null),
+            ("workers", .array(here?.workers.map(workerJSON) ?? [])),
+            ("hosts", .array(hosts.map(hostJSON))),
+        ])
+    }
+
+    static func supervisorJSON(_ p: PidFile) -> JSON {
+        .object([("pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt))),
+                 ("host", .string(p.hostName)), ("host_id", .string(p.hostId))])
+    }
+
+    static func hostJSON(_ h: WorkerControl.HostWorkers) -> JSON {
+        let p = h.supervisor
+        return .object([
+            ("host", .string(p.hostName)), ("host_id", .string(p.hostId)), ("this_host", .bool(p.isThisHost)),
+            ("supervisor_pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt))),
+            ("file_system", .string(p.fileSystem)), ("wakeup", .string(p.wakeup)),
+            ("lease_age_seconds", h.leaseAge.map { .double($0) } ?? .null),
+            ("workers", .array(h.workers.map(workerJSON))),
         ])
     }
 

@@ -131,7 +131,7 @@ class HomeTestCase: XCTestCase {
     }
 
     override func tearDown() {
-        if FileManager.default.fileExists(atPath: home + "/workers.pid") {
+        if FileManager.default.fileExists(atPath: Home(path: home).pidFile()) {
             Harness.run(["worker", "stop", "--force"], home: home)
         }
         Harness.waitForCompaction(home: home)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+@testable import QueueCore
 
 /// What users type (issue 12): a plain command for `enqueue`, job-field flags over JSON input,
 /// `config` = `config show`, `worker start -c N` and `--drain`, `init`, the exit codes 0/1/2, and a
@@ -259,7 +260,7 @@ final class SpellingTests: HomeTestCase {
                 if Harness.files(caseHome) != before { wrong.append("a refused command changed the home") }
             }
             if wrong.isEmpty, let then = c.then { wrong += then(self, caseHome, r) }
-            if FileManager.default.fileExists(atPath: caseHome + "/workers.pid") {
+            if FileManager.default.fileExists(atPath: Home(path: caseHome).pidFile()) {
                 run(["worker", "stop", "--force", "--timeout", "5"], home: caseHome)
                 wrong.append("left workers running")
             }
@@ -562,7 +563,7 @@ final class SpellingTests: HomeTestCase {
     }
 
     func assertNoWorkersLeft(file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/workers.pid"), "workers.pid left behind", file: file, line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Home(path: home).pidFile()), "workers.pid left behind", file: file, line: line)
         let w = Harness.json(b("worker", "status", "--json").stdout) as? [String: Any]
         XCTAssertTrue(w?["supervisor"] is NSNull, "a supervisor is still listed: \(String(describing: w))", file: file, line: line)
     }
@@ -649,12 +650,12 @@ final class SpellingTests: HomeTestCase {
             _ = FileManager.default.createFile(atPath: go, contents: nil)
             return XCTFail("worker start --drain --detach -c 2 did not return 0 while a job was held: exit \(started.code); \(started.stderr)")
         }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: home + "/workers.pid"), "the supervisor should be running while the held job runs")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: Home(path: home).pidFile()), "the supervisor should be running while the held job runs")
         XCTAssertNotEqual(job("held", in: home)["state"] as? String, "completed")
         _ = FileManager.default.createFile(atPath: go, contents: nil)
         let deadline = Date().addingTimeInterval(30)
-        while FileManager.default.fileExists(atPath: home + "/workers.pid") && Date() < deadline { usleep(50_000) }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/workers.pid"), "the drained supervisor did not exit within 30 s")
+        while FileManager.default.fileExists(atPath: Home(path: home).pidFile()) && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Home(path: home).pidFile()), "the drained supervisor did not exit within 30 s")
         let waited = b("wait", "--timeout", "30s", seconds: 40)
         XCTAssertEqual(waited.code, 0, "wait after the drain: \(waited.stderr)")
         XCTAssertEqual(job("d1", in: home)["state"] as? String, "completed")

@@ -7,6 +7,8 @@ for tool in tsp nq hyperfine; do
     command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install task-spooler nq hyperfine" >&2; exit 2; }
 done
 W="$(mktemp -d)"
+# pidfile HOME: this machine's pid file in a home (hosts/<name>.pid, the name made file-safe).
+pidfile() { echo "$1/hosts/$(hostname | sed 's/[^A-Za-z0-9._-]/_/g').pid"; }
 export TMPDIR="$W"                 # tsp keeps its socket and outputs under TMPDIR
 export TS_SOCKET="$W/tsp.socket"
 export TS_MAXFINISHED=100000

@@ -25,7 +25,7 @@ hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$W/version.json" "$Q --ve
 awk 'BEGIN { for (i = 0; i < 100000; i++) print "{\"command\":\"true\",\"delay\":\"1h\"}" }' > "$W/100k-delayed.jsonl"
 "$Q" --home "$W/mem" enqueue --file "$W/100k-delayed.jsonl" >/dev/null
 "$Q" --home "$W/mem" worker start --count 1 --detach >/dev/null 2>&1
-wpid=$(sed -n '/"workers"/,$p' "$W/mem/workers.pid" | grep -o '"pid": [0-9]*' | head -1 | grep -o '[0-9]*')
+wpid=$(sed -n '/"workers"/,$p' "$(pidfile "$W/mem")" | grep -o '"pid": [0-9]*' | head -1 | grep -o '[0-9]*')
 prev=0; stable=0
 while [ $stable -lt 5 ]; do    # until the worker's RSS stops changing (it has loaded the jobs)
     sleep 0.2

@@ -5,6 +5,7 @@
 # that run meanwhile).
 # Usage: Tests/bench/scale.sh [path/to/queuectl]   SIZES="2000 100000"
 set -euo pipefail
+HOSTF="$(hostname | sed 's/[^A-Za-z0-9._-]/_/g')"  # this machine's files in a home: hosts/<name>.pid
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 Q="${1:-$ROOT/.build/release/queuectl}"
 [ -x "$Q" ] || (cd "$ROOT" && swift build -c release >/dev/null)
@@ -37,7 +38,7 @@ for n in ${SIZES:-2000 100000}; do
     window=$(( n - skip - 200 < 10000 ? n - skip - 200 : 10000 ))
     wait_completed $((skip + window))
     b=$(date +%s%3N)
-    rss=$(for p in $(sed -n '/"workers"/,$p' "$W/h/workers.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do grep VmHWM /proc/$p/status | awk '{print $2}'; done | sort -n | tail -1)
+    rss=$(for p in $(sed -n '/"workers"/,$p' "$W/h/hosts/$HOSTF.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do grep VmHWM /proc/$p/status | awk '{print $2}'; done | sort -n | tail -1)
     "$Q" --home "$W/h" worker stop --force >/dev/null 2>&1
     rate=$(awk -v ms=$((b - a)) -v w="$window" 'BEGIN { printf "%.0f", w / ms * 1000 }')
     base=${base:-$rate}
@@ -106,7 +107,7 @@ for history in 0 "$HISTORY"; do
     [ "$history" = 0 ] || awk -v n="$history" -v home="$W/h" -f "$ROOT/Tests/bench/history.awk"
     # Workers first, then the jobs once both have loaded the history and gone idle.
     "$Q" --home "$W/h" worker start --count 2 --detach >/dev/null 2>&1
-    ticks() { for p in $(sed -n '/"workers"/,$p' "$W/h/workers.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do awk '{print $14 + $15}' /proc/$p/stat; done | paste -sd+ | bc; }
+    ticks() { for p in $(sed -n '/"workers"/,$p' "$W/h/hosts/$HOSTF.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do awk '{print $14 + $15}' /proc/$p/stat; done | paste -sd+ | bc; }
     sleep 0.5; prev=-1; now=$(ticks)
     while [ "$now" != "$prev" ]; do prev=$now; sleep 1; now=$(ticks); done
     "$Q" --home "$W/h" enqueue --file "$W/live.jsonl" >/dev/null
@@ -114,7 +115,7 @@ for history in 0 "$HISTORY"; do
     a=$(date +%s%3N)
     wait_completed $((history + 800))
     b=$(date +%s%3N)
-    rss=$(for p in $(sed -n '/"workers"/,$p' "$W/h/workers.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do grep VmHWM /proc/$p/status | awk '{print $2}'; done | sort -n | tail -1)
+    rss=$(for p in $(sed -n '/"workers"/,$p' "$W/h/hosts/$HOSTF.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do grep VmHWM /proc/$p/status | awk '{print $2}'; done | sort -n | tail -1)
     "$Q" --home "$W/h" worker stop --force >/dev/null 2>&1
     rate=$(awk -v ms=$((b - a)) 'BEGIN { printf "%.0f", 600 / ms * 1000 }')
     base=${base:-$rate}

@@ -14,7 +14,7 @@ t1=$(now_ms)
 until [ "$("$Q" --home "$H" status --json | sed -n 's/^    "completed": \([0-9]*\).*/\1/p')" = "$N" ]; do sleep 0.02; done
 t2=$(now_ms)
 q_total=$(( t2 - t0 )); q_enq=$(( t1 - t0 ))
-rss=$(for p in $(sed -n '/"workers"/,$p' "$H/workers.pid" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do grep VmHWM /proc/$p/status | awk '{print $2}'; done | sort -n | tail -1)
+rss=$(for p in $(sed -n '/"workers"/,$p' "$(pidfile "$H")" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'); do grep VmHWM /proc/$p/status | awk '{print $2}'; done | sort -n | tail -1)
 "$Q" --home "$H" worker stop >/dev/null 2>&1
 
 tsp -S 2 >/dev/null
@@ -49,7 +49,7 @@ p50=$(sort -n "$W/lat" | awk '{ a[NR] = $1 } END { printf "%.1f", a[int(NR * 0.5
 p99=$(sort -n "$W/lat" | awk '{ a[NR] = $1 } END { printf "%.1f", a[int(NR * 0.99 + 0.5)] / 1000 }')
 
 # 3. Idle CPU: the supervisor and worker, 10 s of doing nothing.
-pids=$(sed -n 's/.*"pid": \([0-9]*\).*/\1/p' "$H/workers.pid" | tr '\n' ' ')
+pids=$(sed -n 's/.*"pid": \([0-9]*\).*/\1/p' "$(pidfile "$H")" | tr '\n' ' ')
 ticks() { for p in $pids; do awk '{ print $14 + $15 }' /proc/$p/stat; done | paste -sd+ | bc; }
 c0=$(ticks); sleep 10; c1=$(ticks)
 cpu=$(awk -v d=$(( c1 - c0 )) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", d / hz / 10 * 100 }')

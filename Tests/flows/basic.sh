@@ -17,5 +17,5 @@ wait_until 20 "chatty completed" state_is chatty completed
 q logs chatty | grep -q "output cut at 100 bytes (log_max_bytes); 1100 bytes in all" || fail "cut marker missing: $(q logs chatty | tail -2)"
 check "output capped at log_max_bytes with a marker"
 q worker stop >/dev/null 2>&1
-[ ! -f "$H/workers.pid" ] || fail "pidfile left behind"
+[ ! -f "$PIDF" ] || fail "pidfile left behind"
 check "workers stopped, pidfile removed"

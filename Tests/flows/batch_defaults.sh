@@ -27,5 +27,5 @@ wait_until 30 "own dead" state_is own dead
 check "plain1 and plain2 dead after 1 attempt, own dead after 3"
 
 q worker stop >/dev/null 2>&1
-[ ! -f "$H/workers.pid" ] || fail "pidfile left behind"
+[ ! -f "$PIDF" ] || fail "pidfile left behind"
 check "workers stopped"

@@ -8,6 +8,7 @@ mkdir -p "$T/small"
 mount -t tmpfs -o size=1m tmpfs "$T/small" 2>/dev/null || skip "cannot mount a small tmpfs here (needs root); the disk-full flow did not run"
 flow_cleanup() { umount -l "$T/small" 2>/dev/null || true; }
 H="$T/small/home"
+PIDF="$H/hosts/$HOSTF.pid"; WLOG="$H/hosts/$HOSTF.log"
 q config set poll_interval 0.2 >/dev/null 2>&1
 q config set journal_max_bytes 8192 >/dev/null 2>&1
 generation() { head -n 1 "$H/jobs.json" | grep -o '"generation":[0-9]*' | head -n 1 | grep -o '[0-9]*$'; }
@@ -21,8 +22,8 @@ check "25 jobs enqueued (snapshot generation $g0); disk filled to $(df --output=
 q worker start --count 1 --detach >/dev/null 2>&1 || fail "workers did not start"
 wait_until 60 "25 completed" count_is completed 25
 [ "$(generation)" = "$g0" ] || fail "a compaction ran without room for it"
-warned=$(grep -c "could not be folded" "$H/workers.log" || true)
-[ "$warned" = 1 ] || fail "the failed compaction should be reported once, got $warned: $(grep 'could not' "$H/workers.log")"
+warned=$(grep -c "could not be folded" "$WLOG" || true)
+[ "$warned" = 1 ] || fail "the failed compaction should be reported once, got $warned: $(grep 'could not' "$WLOG")"
 check "25 results recorded in the journal past journal_max_bytes; the skipped compaction reported once"
 # No room at all: an enqueue fails clearly, and the queue is unchanged.
 dd if=/dev/zero of="$T/small/filler2" bs=1k 2>/dev/null || true

@@ -37,9 +37,9 @@ gap=$(( $(echo "$starts" | sed -n 2p) - $(echo "$starts" | sed -n 1p) ))
 [ "$gap" -ge 1900 ] && [ "$gap" -lt 30000 ] || fail "retry came ${gap} ms after the first attempt; expected the default backoff (2 s)"
 check "f failed (exit 3), was retried after ${gap} ms, then went dead"
 
-[ -f "$H/workers.log" ] || fail "no workers.log"
-! grep -q 'restarting' "$H/workers.log" || fail "a worker was restarted"
-! grep -qiE 'fatal error|crashed|signal 4|signal 11' "$H/workers.log" || fail "a crash is logged in workers.log"
+[ -f "$WLOG" ] || fail "no workers.log"
+! grep -q 'restarting' "$WLOG" || fail "a worker was restarted"
+! grep -qiE 'fatal error|crashed|signal 4|signal 11' "$WLOG" || fail "a crash is logged in workers.log"
 alive "$sup" || fail "the supervisor $sup died"
 alive "$wpid" || fail "the worker $wpid died"
 [ "$(worker_pids | head -1)" = "$wpid" ] || fail "the worker was replaced ($wpid → $(worker_pids | head -1))"

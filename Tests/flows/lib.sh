@@ -12,13 +12,17 @@ FLOW="$(basename "$0" .sh)"
 MARK="qflow_${FLOW}_$$"
 
 q() { "$Q" --home "$H" "$@"; }
+# This machine's files in the home (hosts/<name>.pid, .log): the name as queuectl makes it file-safe.
+HOSTF="$(hostname | sed 's/[^A-Za-z0-9._-]/_/g')"
+PIDF="$H/hosts/$HOSTF.pid"
+WLOG="$H/hosts/$HOSTF.log"
 
 cleanup() {
     local rc=$?
     q worker stop --force --timeout 5 >/dev/null 2>&1 || true
     # Last resort: anything still listed in the pidfile, and any job process with our marker.
-    if [ -f "$H/workers.pid" ]; then
-        for p in $(grep -o '"pid": [0-9]*' "$H/workers.pid" | grep -o '[0-9]*'); do kill -9 "$p" 2>/dev/null || true; done
+    if [ -f "$PIDF" ]; then
+        for p in $(grep -o '"pid": [0-9]*' "$PIDF" | grep -o '[0-9]*'); do kill -9 "$p" 2>/dev/null || true; done
     fi
     pkill -9 -f "$MARK" 2>/dev/null || true
     # A compaction started by the flow's last transactions runs detached: let it finish first.
@@ -32,7 +36,7 @@ trap cleanup EXIT
 
 # skip WHY: this flow cannot run here (exit 77; FlowTests reports it as skipped, never as passed).
 skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; echo "--- workers.log" >&2; cat "$H/workers.log" 2>/dev/null >&2 || true; exit 1; }
+fail() { echo "FAIL: $*" >&2; echo "--- $WLOG" >&2; cat "$WLOG" 2>/dev/null >&2 || true; exit 1; }
 check() { echo "  ok: $*"; }
 
 # field ID KEY: a top-level field of `show ID --json` (strings unquoted, null as "null").
@@ -70,8 +74,8 @@ no_job_left() { ! pgrep -f "$MARK" >/dev/null; }
 group_recorded() { [ -n "$(field "$1" job_pgid)" ]; }
 
 # Pids of the live workers, from the pidfile.
-worker_pids() { sed -n '/"workers"/,$p' "$H/workers.pid" 2>/dev/null | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'; }
-supervisor_pid() { sed -n '/"supervisor"/,/}/p' "$H/workers.pid" | grep -o '"pid": [0-9]*' | head -1 | grep -o '[0-9]*'; }
+worker_pids() { sed -n '/"workers"/,$p' "$PIDF" 2>/dev/null | grep -o '"pid": [0-9]*' | grep -o '[0-9]*'; }
+supervisor_pid() { sed -n '/"supervisor"/,/}/p' "$PIDF" | grep -o '"pid": [0-9]*' | head -1 | grep -o '[0-9]*'; }
 alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
 q config set poll_interval 0.2 >/dev/null 2>&1

@@ -11,6 +11,6 @@ wait_until 60 "60 completed" count_is completed 60
 [ "$(count dead)" = 0 ] || fail "some job ran twice (mkdir failed)"
 [ "$(wc -l < "$T/ran")" = 60 ] || fail "expected 60 runs, got $(wc -l < "$T/ran")"
 [ "$(sort -u "$T/ran" | wc -l)" = 60 ] || fail "duplicate runs"
-workers=$(grep -o 'claimed by worker [0-9]*' "$H/workers.log" | sort -u | wc -l)
+workers=$(grep -o 'claimed by worker [0-9]*' "$WLOG" | sort -u | wc -l)
 [ "$workers" -ge 2 ] || fail "all 60 jobs were claimed by one worker of 3: the others never took one"
 check "60 jobs, 3 workers ($workers of them claimed jobs), each job ran exactly once"

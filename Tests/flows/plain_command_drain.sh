@@ -19,7 +19,7 @@ check "worker start --drain -c 2 returned 0 after the job ran"
 q logs "$id" | grep -qx "hi" || fail "logs $id should show hi, got: $(q logs "$id" 2>&1)"
 check "logs $id shows hi"
 
-[ ! -f "$H/workers.pid" ] || fail "workers.pid left behind after the drain"
+[ ! -f "$PIDF" ] || fail "workers.pid left behind after the drain"
 q worker status --json | grep -q '"supervisor": null' || fail "a supervisor is still listed: $(q worker status --json)"
 # No process of this home is left (a compaction the flow started may still be finishing: wait for it).
 [ -e "$H/compact.lock" ] && flock -w 30 "$H/compact.lock" true 2>/dev/null || true

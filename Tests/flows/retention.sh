@@ -12,5 +12,5 @@ gone() { ! q show old >/dev/null 2>&1; }
 wait_until 20 "old purged by retention" gone
 [ ! -d "$H/logs/old" ] || fail "old's logs should be gone too"
 state_is later pending || fail "a waiting job was purged"
-grep -q "retention: purged 1 finished job" "$H/workers.log" || fail "no retention log line"
+grep -q "retention: purged 1 finished job" "$WLOG" || fail "no retention log line"
 check "finished job and its logs purged after 1 s; the waiting job stayed"

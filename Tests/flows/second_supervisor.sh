@@ -8,7 +8,7 @@ echo "$out" | grep -q "already running" || fail "unclear message: $out"
 check "second start refused: $out"
 q worker stop >/dev/null 2>&1
 # A pidfile naming a live but unrelated process (this shell) must not pass for a supervisor.
-printf '{"supervisor": {"pid": %d, "start_time": 1}, "workers": []}\n' $$ > "$H/workers.pid"
+printf '{"supervisor": {"pid": %d, "start_time": 1}, "workers": []}\n' $$ > "$PIDF"
 q status | grep -q "no workers running" || fail "stale pidfile taken for live workers"
 q worker start --count 1 --detach >/dev/null 2>&1 || fail "start over a stale pidfile failed"
 [ "$(supervisor_pid)" != "$$" ] || fail "pidfile not replaced"

@@ -18,7 +18,7 @@ for i in $(seq "$N"); do
 done
 check "$N jobs enqueued from B"
 on A worker start --count 2 --detach >/dev/null 2>&1 || fail "workers did not start on A"
-pidfile="$(home_on A)/workers.pid"
+pidfile="$(home_on A)/hosts/A.pid"
 sup=$(sed -n '/"supervisor"/,/}/p' "$pidfile" | grep -o '"pid": [0-9]*' | head -1 | grep -o '[0-9]*')
 workers=$(sed -n '/"workers"/,$p' "$pidfile" | grep -o '"pid": [0-9]*' | grep -o '[0-9]*' | tr '\n' ' ' | sed 's/ $//')
 [ -n "$sup" ] && [ "$(echo $workers | wc -w)" = 2 ] || fail "pidfile on A: $(cat "$pidfile")"

@@ -67,8 +67,8 @@ load_and_check() {
 # On failure, show what the workers logged in the shared home (client A's view).
 fail() {
     echo "FAIL: $*" >&2
-    echo "--- workers.log" >&2
-    cat "$(home_on A)/workers.log" 2>/dev/null >&2 || true
+    echo "--- hosts/A.log" >&2
+    cat "$(home_on A)/hosts/A.log" 2>/dev/null >&2 || true
     exit 1
 }
 

@@ -36,7 +36,7 @@ for i in $(seq 1 "$ROUNDS"); do
     [ $rc = 0 ] || fail "round $i: worker stop exited $rc: $(head -c 600 "$T/stop.err")"
     ! alive "$sup" || fail "round $i: supervisor $sup still running after worker stop"
     for w in $wk; do ! alive "$w" || fail "round $i: worker $w still running after worker stop"; done
-    [ ! -e "$H/workers.pid" ] || fail "round $i: workers.pid left behind: $(cat "$H/workers.pid")"
+    [ ! -e "$PIDF" ] || fail "round $i: workers.pid left behind: $(cat "$PIDF")"
     ! supervisor_running || fail "round $i: a supervisor process is still running: $(pgrep -af -- "--home $H worker start")"
     q worker status --json 2>/dev/null | grep -q '"supervisor": null' || fail "round $i: worker status: $(q worker status 2>&1)"
 done
@@ -44,6 +44,6 @@ check "$ROUNDS start/stop rounds in $(( $(date +%s) - start_s ))s: every stop ex
 stop_loop
 compactions_ran() { [ -e "$H/compact.lock" ]; }
 compactions_ran || fail "no compaction ran (journal_max_bytes 4096 should force them)"
-! grep -q restarting "$H/workers.log" || fail "a worker was restarted during the rounds"
+! grep -q restarting "$WLOG" || fail "a worker was restarted during the rounds"
 total=$(q status --json | sed -n 's/^  "total": \([0-9]*\).*/\1/p')
 check "the loop enqueued $total jobs; compactions ran; no worker restarted"

@@ -122,7 +122,7 @@ public final class Dashboard {
             let counts = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(o.metrics.counts[$0] ?? 0))) })
             return json(.object([("counts", counts), ("total", .int(Int64(o.metrics.counts.values.reduce(0, +)))),
                                  ("workers", .array(o.workers.map { w in
-                                     .object([("slot", .int(Int64(w.slot))), ("pid", .int(Int64(w.pid))), ("job", w.job.map { .string($0.id) } ?? .null)])
+                                     .object([("host", .string(w.host)), ("slot", .int(Int64(w.slot))), ("pid", .int(Int64(w.pid))), ("job", w.job.map { .string($0.id) } ?? .null)])
                                  }))]))
         case (1, "jobs"):
             let filter = try r.query["state"].flatMap { $0.isEmpty ? nil : $0 }.map(parseState)
@@ -190,10 +190,10 @@ public final class Dashboard {
             m.counts = o.counts
             m.completedPerMinute = o.completedPerMinute
             m.failedPerMinute = o.failedPerMinute
-            return OverviewData(recent: o.recent.reversed(), workers: WorkerControl.workers(home: store.home, processing: o.processing).1, metrics: m)
+            return OverviewData(recent: o.recent.reversed(), workers: WorkerControl.allWorkers(home: store.home, processing: o.processing), metrics: m)
         }
         let state = try scratch().read { $0 }  // the files cannot answer that way (an older home)
-        return OverviewData(recent: Array(state.ordered().suffix(k).reversed()), workers: WorkerControl.workers(home: store.home, state: state).1,
+        return OverviewData(recent: Array(state.ordered().suffix(k).reversed()), workers: WorkerControl.allWorkers(home: store.home, processing: state.processing),
                             metrics: Metrics.compute(state, now: now))
     }
 

@@ -83,10 +83,10 @@ enum DashboardPages {
     static func workerTable(_ workers: [WorkerControl.WorkerInfo], now: Millis) -> String {
         if workers.isEmpty { return "<p class=\"muted\">No workers running. Start them with <code>queuectl worker start</code>.</p>" }
         let rows = workers.map { w -> String in
-            guard let j = w.job else { return "<tr><td>\(w.slot)</td><td>\(w.pid)</td><td class=\"muted\">idle</td><td></td></tr>" }
-            return "<tr><td>\(w.slot)</td><td>\(w.pid)</td><td><a href=\"/jobs/\(esc(j.id))\">\(esc(j.id))</a></td><td class=\"cmd\"><code>\(esc(j.command))</code></td></tr>"
+            guard let j = w.job else { return "<tr><td>\(esc(w.host))</td><td>\(w.slot)</td><td>\(w.pid)</td><td class=\"muted\">idle</td><td></td></tr>" }
+            return "<tr><td>\(esc(w.host))</td><td>\(w.slot)</td><td>\(w.pid)</td><td><a href=\"/jobs/\(esc(j.id))\">\(esc(j.id))</a></td><td class=\"cmd\"><code>\(esc(j.command))</code></td></tr>"
         }.joined()
-        return "<table><tr><th>Worker</th><th>PID</th><th>Job</th><th>Command</th></tr>\(rows)</table>"
+        return "<table><tr><th>Host</th><th>Worker</th><th>PID</th><th>Job</th><th>Command</th></tr>\(rows)</table>"
     }
 
     static let jobsPerPage = 50

@@ -27,6 +27,7 @@ public struct Config: Equatable {
         ConfigKey(name: "backoff_max", defaultValue: 3600, help: "longest wait between retries, seconds", minimum: 0, maximum: century, isInteger: false, isDuration: true),
         ConfigKey(name: "job_timeout", defaultValue: 0, help: "default job timeout, seconds (0 = none)", minimum: 0, maximum: century, isInteger: false, isDuration: true),
         ConfigKey(name: "poll_interval", defaultValue: 1, help: "fallback poll of idle workers, seconds", minimum: 0.01, maximum: 3600, isInteger: false, isDuration: true),
+        ConfigKey(name: "lease_timeout", defaultValue: 30, help: "a host that has not renewed its lease for this long has lost its jobs, seconds", minimum: 1, maximum: 86_400, isInteger: false, isDuration: true),
         ConfigKey(name: "kill_grace", defaultValue: 2, help: "seconds between SIGTERM and SIGKILL on timeout", minimum: 0, maximum: 3600, isInteger: false, isDuration: true),
         ConfigKey(name: "log_max_bytes", defaultValue: 10_485_760, help: "output kept per attempt; the rest is cut", minimum: 0, maximum: 1_099_511_627_776, isInteger: true, isDuration: false),
         ConfigKey(name: "retention", defaultValue: 0, help: "purge finished jobs older than this, seconds (0 = keep)", minimum: 0, maximum: century, isInteger: false, isDuration: true),
@@ -67,6 +68,7 @@ public struct Config: Equatable {
     public var backoffMax: Double { value("backoff_max") }
     public var jobTimeout: Double { value("job_timeout") }
     public var pollInterval: Double { value("poll_interval") }
+    public var leaseTimeout: Double { value("lease_timeout") }
     public var killGrace: Double { value("kill_grace") }
     public var logMaxBytes: Int { whole("log_max_bytes") }
     public var retention: Double { value("retention") }

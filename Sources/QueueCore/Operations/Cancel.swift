@@ -5,6 +5,8 @@ public enum Cancel {
     public struct Result {
         public var cancelled: [String] = []
         public var stopped: [String] = []       // were running: their process group was signalled
+        /// Were running on another machine: its worker stops them within its poll interval.
+        public var elsewhere: [(id: String, host: String)] = []
     }
 
     public static func run(store: JSONStore, ids: [String]) throws -> Result {
@@ -35,10 +37,14 @@ public enum Cancel {
         // Outside the lock: stop running jobs. Their worker sees the exit and, finding the job
         // cancelled, leaves it so.
         let grace = (try? store.config().killGrace) ?? 2
-        // Only this host's process groups can be signalled; a job running on another machine is
-        // left to finish there, and its worker leaves it cancelled.
-        for j in running where (j.workerHost ?? Host.current.id) == Host.current.id {
-            if stopGroup(home: store.home, job: j, grace: grace) { result.stopped.append(j.id) }
+        // Only this host's process groups can be signalled. A job running on another machine
+        // is stopped there: its worker checks its claim every poll interval (Worker.claimLost).
+        for j in running {
+            if let h = j.workerHost, h != Host.current.id {
+                result.elsewhere.append((j.id, Host.name(ofId: h)))
+            } else if stopGroup(home: store.home, job: j, grace: grace) {
+                result.stopped.append(j.id)
+            }
         }
         return result
     }

@@ -41,15 +41,29 @@ public struct Home {
     /// The last background compaction's failure, if it failed (removed when one succeeds).
     public var compactionFailure: String { path + "/compaction.failed" }
     public var config: String { path + "/config.json" }
-    public var pidFile: String { path + "/workers.pid" }
-    public var supervisorLock: String { path + "/supervisor.lock" }
-    /// What a detached supervisor and its workers log.
-    public var workersLog: String { path + "/workers.log" }
     /// The dashboard's secret for state-changing requests.
     public var dashboardToken: String { path + "/dashboard.token" }
+
+    // One host's files (ARCHITECTURE.md, "Several machines, one home"): each machine that runs
+    // workers has its own supervisor, pid file, log and lease, so none of them is ever written
+    // by two machines.
+    public var hosts: String { path + "/hosts" }
+    func hostFile(_ hostName: String, _ suffix: String) -> String { hosts + "/" + Host.fileSafe(hostName) + suffix }
+    /// The supervisor and workers of one host (`PidFile`).
+    public func pidFile(host: String = Host.current.name) -> String { hostFile(host, ".pid") }
+    /// Held exclusively by the host's supervisor for its whole life.
+    public func supervisorLock(host: String = Host.current.name) -> String { hostFile(host, ".lock") }
+    /// What a detached supervisor and its workers log.
+    public func workersLog(host: String = Host.current.name) -> String { hostFile(host, ".log") }
     /// Held (shared) by every worker of one host for its whole life: if another machine can take
     /// it exclusively, no worker of that host is alive, whatever pids its claims name.
-    public func workersLock(hostName: String) -> String { path + "/workers." + Host.fileSafe(hostName) + ".lock" }
+    public func workersLock(hostName: String) -> String { hostFile(hostName, ".workers.lock") }
+    /// Renewed by the host's supervisor; its age, by the file server's clock, is the lease's (`Lease`).
+    public func lease(host: String) -> String { hostFile(host, ".lease") }
+    /// Touched to read the file server's clock (`Lease.serverNow`).
+    public func clockProbe(host: String = Host.current.name) -> String { hostFile(host, ".probe") }
+    /// Requests for the host's supervisor from other machines (`HostControl`).
+    public func control(host: String) -> String { hostFile(host, ".control") }
     public var logs: String { path + "/logs" }
 
     /// Log directory of a job. Ids are validated (`^[A-Za-z0-9][A-Za-z0-9._-]*$`), so this
@@ -63,6 +77,7 @@ public struct Home {
         defer { umask(old) }
         try Posix.makeDirectories(path, mode: 0o700)
         try Posix.makeDirectories(logs, mode: 0o700)
+        try Posix.makeDirectories(hosts, mode: 0o700)
     }
 
     public var exists: Bool { Posix.exists(path) }

@@ -1,8 +1,8 @@
 import Glibc
 
-/// `workers.pid`: the running supervisor and its workers. Whether a supervisor is really alive is
-/// decided by `supervisor.lock` (it holds an flock for its whole life), so a stale pidfile or a
-/// pid reused by another program can never pass for a live supervisor.
+/// `hosts/<host>.pid`: one host's running supervisor and its workers. Whether a supervisor is
+/// really alive is decided by `hosts/<host>.lock` (it holds an flock for its whole life), so a
+/// stale pidfile or a pid reused by another program can never pass for a live supervisor.
 public struct PidFile: Equatable {
     public struct Entry: Equatable {
         public var slot: Int
@@ -67,28 +67,47 @@ public struct PidFile: Equatable {
         }
     }
 
-    public static func read(_ home: Home) -> PidFile? {
-        guard let bytes = try? Posix.readFile(home.pidFile), let json = try? JSONParser.parse(bytes: bytes) else { return nil }
+    /// Host `name`'s pid file (this host's by default).
+    public static func read(_ home: Home, host name: String = Host.current.name) -> PidFile? {
+        read(path: home.pidFile(host: name))
+    }
+
+    static func read(path: String) -> PidFile? {
+        guard let bytes = try? Posix.readFile(path), let json = try? JSONParser.parse(bytes: bytes) else { return nil }
         return PidFile(json: json)
     }
 
     public func write(_ home: Home) throws {
-        try Posix.atomicWrite(path: home.pidFile, text: json.pretty() + "\n")
+        try Posix.atomicWrite(path: home.pidFile(host: hostName), text: json.pretty() + "\n")
     }
 
-    /// Whether a supervisor holds this home's supervisor lock right now.
-    public static func supervisorAlive(_ home: Home) -> Bool {
-        guard let fd = Posix.openQuietly(home.supervisorLock) else { return false }
+    /// Whether host `name`'s supervisor holds its lock right now (checkable from any machine).
+    public static func supervisorAlive(_ home: Home, host name: String = Host.current.name) -> Bool {
+        guard let fd = Posix.openQuietly(home.supervisorLock(host: name)) else { return false }
         defer { fd.close() }
         if fd.tryLock(LOCK_SH) { return false }  // released by the close
         return errno == EWOULDBLOCK
     }
 
-    /// The live workers of a live supervisor (empty when none). Pids of another host cannot be
-    /// checked here; its supervisor's lock says it is alive, so its list is taken as written.
-    public static func live(_ home: Home) -> PidFile? {
-        guard supervisorAlive(home), var p = read(home) else { return nil }
+    /// Host `name`'s live supervisor and live workers; nil when none. Pids of another host cannot
+    /// be checked here; its supervisor's lock says it is alive, so its list is taken as written.
+    public static func live(_ home: Home, host name: String = Host.current.name) -> PidFile? {
+        guard supervisorAlive(home, host: name), var p = read(home, host: name) else { return nil }
         if p.isThisHost { p.workers = p.workers.filter { Posix.isAlive(pid: $0.pid, startTime: $0.startTime) } }
         return p
+    }
+
+    /// Every host with a pid file in the home, by file name (a host name made file-safe).
+    public static func hostNames(_ home: Home) -> [String] {
+        Posix.listDirectory(home.hosts).filter { $0.hasSuffix(".pid") && !$0.hasPrefix(".") }.map { String($0.dropLast(4)) }.sorted()
+    }
+
+    /// Every host whose supervisor is alive, this host first.
+    public static func liveHosts(_ home: Home) -> [PidFile] {
+        var names = hostNames(home)
+        let me = Host.current.fileSafeName
+        if !names.contains(me) { names.append(me) }
+        let live = names.compactMap { PidFile.live(home, host: $0) }
+        return live.filter(\.isThisHost) + live.filter { !$0.isThisHost }
     }
 }

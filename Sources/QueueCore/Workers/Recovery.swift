@@ -5,26 +5,49 @@ import Glibc
 public enum Recovery {
     public static func recoverLostJobs(tx: Transaction, log: (String) -> Void) throws {
         // Collect first: holding a copy of the state across `put` would copy every job.
-        let lost = try tx.state.processing.filter { isLost($0, home: tx.storeHome) }
-        for var j in lost {
+        let timeout = tx.config.leaseTimeout
+        let lost = try tx.state.processing.compactMap { j in lostBecause(j, home: tx.storeHome, leaseTimeout: timeout).map { (j, $0) } }
+        for (var j, why) in lost {
             let elsewhere = j.workerHost.map { $0 != Host.current.id } ?? false
-            if !elsewhere { killOrphanedGroup(home: tx.storeHome, job: j) }
+            if !elsewhere { killOrphanedGroup(home: tx.storeHome, job: j) }  // another host's group is its own to kill (fencing)
             var o = Outcome()
-            o.error = elsewhere
-                ? "worker lost (no worker of host \(Host.name(ofId: j.workerHost ?? "?")) is alive)"
-                : "worker lost (pid \(j.workerPid.map(String.init) ?? "?") died while running the job)"
+            o.error = "worker lost (\(why))"
             let result = Lifecycle.finish(&j, outcome: o, now: tx.now, config: tx.config)
             try tx.put(j)
             log("\(j.id) recovered from a lost worker: \(result == .dead ? "moved to the DLQ" : "will retry")")
         }
     }
 
-    /// A claim of this host is lost when its worker pid (with its start time) is gone; a claim of
-    /// another host only when no worker of that host holds its lock (see WorkerHostLock).
-    static func isLost(_ job: Job, home: Home) -> Bool {
-        if let h = job.workerHost, h != Host.current.id { return WorkerHostLock.isFree(home, hostId: h) }
-        return !Posix.isAlive(pid: job.workerPid ?? 0, startTime: job.workerStart)
+    /// Why a claim is lost, or nil while it stands. A claim of this host is lost when its worker
+    /// pid (with its start time) is gone; a claim of another host only once that host's lease
+    /// has expired by the file server's clock (Lease), never on the word of this machine's clock.
+    static func lostBecause(_ job: Job, home: Home, leaseTimeout: Double) -> String? {
+        guard let h = job.workerHost, h != Host.current.id else {
+            return Posix.isAlive(pid: job.workerPid ?? 0, startTime: job.workerStart) ? nil
+                : "pid \(job.workerPid.map(String.init) ?? "?") died while running the job"
+        }
+        let name = Host.name(ofId: h)
+        let now = Clock.monotonic()
+        if let until = leaseFreshUntil[h], now < until { return nil }
+        let reading: Lease.Reading?
+        do {
+            reading = try Lease.read(home, host: name)
+        } catch {
+            return nil  // cannot tell: never take a job on a guess
+        }
+        if let r = reading, r.hostId == h, r.age <= leaseTimeout {
+            // It cannot expire before the rest of its time has passed here: look again then.
+            leaseFreshUntil[h] = now + (leaseTimeout - r.age)
+            return nil
+        }
+        leaseFreshUntil[h] = nil
+        guard Lease.isExpired(reading, claimHostId: h, timeout: leaseTimeout, workersFree: { WorkerHostLock.isFree(home, hostId: h) }) else { return nil }
+        if let r = reading, r.hostId != h { return "host \(name) restarted since it claimed the job" }
+        return reading == nil ? "no worker of host \(name) is alive" : "host \(name) stopped renewing its lease"
     }
+
+    /// Per host id: until when (monotonic seconds) its lease was last seen to be surely fresh.
+    nonisolated(unsafe) static var leaseFreshUntil: [String: Double] = [:]
 
     /// The dead worker's job may still be running; kill its process group so the retry does not
     /// overlap it.

@@ -1,7 +1,9 @@
 import Glibc
 
-/// `worker start`: holds `supervisor.lock`, writes `workers.pid`, forks N workers, restarts one
-/// that dies unexpectedly, and on SIGTERM/SIGINT (or `worker stop`) lets them finish and exits.
+/// `worker start`: this host's supervisor. Holds `hosts/<host>.lock`, writes `hosts/<host>.pid`,
+/// renews the host's lease, forks N workers, restarts one that dies unexpectedly, and on
+/// SIGTERM/SIGINT (or `worker stop`, from this machine or as a request from another) lets them
+/// finish and exits. Other machines run supervisors of their own on the same home.
 public final class Supervisor {
     let store: JSONStore
     let count: Int
@@ -31,20 +33,26 @@ public final class Supervisor {
     /// Takes the supervisor lock, or explains who holds it. Also replaces a stale pidfile.
     public func acquire() throws {
         try store.home.create()
-        let fd = try Posix.open(store.home.supervisorLock, O_RDWR | O_CREAT, 0o600)
+        let home = store.home
+        let fd = try Posix.open(home.supervisorLock(), O_RDWR | O_CREAT, 0o600)
         if !fd.tryLock(LOCK_EX) {
             fd.close()
-            if let p = PidFile.read(store.home), !p.isThisHost {
-                throw QueueError.conflict("workers for \(store.home.path) are running on host \(p.hostName) (supervisor pid \(p.supervisorPid) there); one machine's workers serve a home at a time, so start workers on one host only, or stop them on \(p.hostName) first with 'queuectl worker stop'")
+            let p = PidFile.read(home)
+            if let p, !p.isThisHost {
+                throw QueueError.conflict("another machine named \(Host.current.name) (host id \(p.hostId)) runs workers for \(home.path); host names must be unique among the machines that share a home: set QUEUECTL_HOST to a name of this machine's own")
             }
-            let who = PidFile.read(store.home).map { " (supervisor pid \($0.supervisorPid))" } ?? ""
-            throw QueueError.conflict("workers are already running for \(store.home.path)\(who); stop them with 'queuectl worker stop' or check 'queuectl worker status'")
+            let who = p.map { " (supervisor pid \($0.supervisorPid))" } ?? ""
+            throw QueueError.conflict("workers are already running for \(home.path) on this host, \(Host.current.name)\(who); stop them with 'queuectl worker stop' or check 'queuectl worker status'")
         }
         lockFd = fd
-        if Posix.exists(store.home.pidFile) {
-            log("replacing a stale \(store.home.pidFile) (its supervisor is gone)")
-            unlink(store.home.pidFile)
+        if Posix.exists(home.pidFile()) {
+            log("replacing a stale \(home.pidFile()) (its supervisor is gone)")
+            unlink(home.pidFile())
         }
+        HostControl.clear(home: home)  // a request meant for an earlier supervisor of this host
+        leaseInterval = ((try? store.config().leaseTimeout) ?? 30) / 3
+        try Lease.renew(home)          // before any claim of this boot exists
+        leaseRenewedAt = Clock.monotonic()
     }
 
     /// Runs until stopped. `ready` is called once the workers are up.
@@ -71,6 +79,12 @@ public final class Supervisor {
         while true {
             let now = Clock.monotonic()
             var timeout = 1.0
+            if !stopping || !slots.isEmpty { renewLeaseIfDue(now) }
+            timeout = min(timeout, max(0.01, leaseRenewedAt + leaseInterval - now))
+            if now - controlCheckedAt >= 1 {
+                controlCheckedAt = now
+                actOnRequest()
+            }
             for (slot, at) in restartAt {
                 if at <= now, !stopping {
                     restartAt[slot] = nil
@@ -82,7 +96,8 @@ public final class Supervisor {
             }
             var fds = [pollfd(readable: SignalPipe.readFd)]
             Posix.poll(&fds, seconds: max(0.01, timeout))
-            let signals = SignalPipe.take()
+            let signals = SignalPipe.take().union(requested)
+            requested = []
             if signals.contains(SIGUSR1) {
                 if !stopping { log("forced stop: interrupting running jobs, they will run again") }
                 stopping = true
@@ -97,7 +112,8 @@ public final class Supervisor {
             reap()
             if (stopping || drainWait != nil) && slots.isEmpty && restartAt.isEmpty { break }
         }
-        unlink(store.home.pidFile)
+        unlink(store.home.pidFile())
+        Lease.end(store.home)  // every worker has exited: this host holds no claim
         if drainWait != nil {
             log("supervisor \(getpid()) stopped: the queue is drained" + (drainResult == 0 ? "; every job completed" : "; some jobs did not complete"))
         } else {
@@ -203,10 +219,48 @@ public final class Supervisor {
         store.closeFiles()  // keep no state or descriptor in the supervisor (its workers fork from it)
     }
 
+    // MARK: - The host's lease and requests from other machines
+
+    private var leaseRenewedAt = -Double.infinity
+    private var leaseInterval = 10.0
+    private var controlCheckedAt = -Double.infinity
+    /// Requests from other machines, handled as the signals they stand for.
+    private var requested: Set<Int32> = []
+
+    /// Renews the lease at a third of `lease_timeout` (ARCHITECTURE.md, "Several machines").
+    func renewLeaseIfDue(_ now: Double) {
+        guard now - leaseRenewedAt >= leaseInterval else { return }
+        leaseInterval = ((try? store.config().leaseTimeout) ?? 30) / 3
+        do {
+            try Lease.renew(store.home)
+            leaseRenewedAt = now
+        } catch {
+            leaseRenewedAt = now - leaseInterval + 1  // try again in a second
+            log("cannot renew this host's lease: \(QueueError.from(error).description)")
+        }
+    }
+
+    /// `worker stop --host`/`--all-hosts` from another machine.
+    func actOnRequest() {
+        do {
+            switch try HostControl.take(home: store.home) {
+            case .stop?:
+                log("stop requested from another machine")
+                requested.insert(SIGTERM)
+            case .forceStop?:
+                log("forced stop requested from another machine")
+                requested.insert(SIGUSR1)
+            case nil: break
+            }
+        } catch {
+            log("cannot read requests from other machines: \(QueueError.from(error).description)")
+        }
+    }
+
     func writePidFile() {
         pidFile.workers = slots.sorted { $0.key < $1.key }.map {
             PidFile.Entry(slot: $0.key, pid: Int($0.value.pid), startTime: Posix.processStartTime(Int($0.value.pid)))
         }
-        do { try pidFile.write(store.home) } catch { log("cannot write \(store.home.pidFile): \(error)") }
+        do { try pidFile.write(store.home) } catch { log("cannot write \(store.home.pidFile()): \(error)") }
     }
 }

@@ -139,9 +139,19 @@ public final class Worker {
         log("\(job.id) claimed by worker \(slot) (attempt \(job.attempts) of \(job.maxRetries + 1)): \(job.command)")
         let runner = JobRunner()
         runner.extraFds = supervisorFd.map { [$0] } ?? []
+        let checkEvery = (try? store.config().pollInterval) ?? 1
+        var checkedAt = Clock.monotonic()
+        var superseded: String? = nil
         runner.shouldKill = { [unowned self] signals, supervisorGone in
             self.handle(signals, supervisorGone: supervisorGone)
-            return self.forceRequested
+            // Cancelled from another machine, or taken over after this host's lease expired (a
+            // pause, a partition): the claim is no longer this attempt's, so the attempt stops.
+            let now = Clock.monotonic()
+            if superseded == nil && now - checkedAt >= checkEvery {
+                checkedAt = now
+                superseded = self.claimLost(job)
+            }
+            return self.forceRequested || superseded != nil
         }
         runner.whenSettled = { [unowned self] s in self.recordGroup(of: job, s) }
         let outcome: Outcome
@@ -149,7 +159,29 @@ public final class Worker {
         case .failed(let o): outcome = o
         case .running(let s): outcome = runner.wait(s, claimed.request)
         }
-        return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest)
+        if let why = superseded {
+            log(why == "cancelled" ? "\(job.id) cancelled (from another machine): its process group was killed"
+                                   : "\(job.id): claim \(why); its process group was killed")
+        }
+        return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest && superseded == nil)
+    }
+
+    /// Whether this worker's claim on `job` still stands; if not, why. The claim's fencing
+    /// token is its attempt number with this worker's host, pid and start time: a later claim
+    /// (by another host, once this host's lease expired) always has a higher attempt number.
+    func claimLost(_ job: Job) -> String? {
+        guard let current = try? store.read({ try $0.job(job.id) }) else { return nil }  // cannot tell: go on
+        return supersededBy(current, claimed: job)
+    }
+
+    func supersededBy(_ current: Job?, claimed: Job) -> String? {
+        guard let c = current else { return "purged" }
+        if c.state == .cancelled { return "cancelled" }
+        let mine = c.state == .processing && c.workerPid == pid && c.workerStart == startTime
+            && (c.workerHost ?? Host.current.id) == Host.current.id && c.history.last?.number == claimed.history.last?.number
+        if mine { return nil }
+        let by = c.workerHost.map { " (now \(c.state.rawValue), claimed by host \(Host.name(ofId: $0)))" } ?? " (now \(c.state.rawValue))"
+        return "superseded: this host's lease expired and the job was taken over\(by)"
     }
 
     /// Records a running attempt's process group and its leader's start time on the claim, in
@@ -165,7 +197,7 @@ public final class Worker {
         do {
             let ours = try store.transaction { tx -> Bool in
                 tx.durable = false
-                guard var j = try tx.job(job.id), j.state == .processing, j.workerPid == pid else { return false }
+                guard var j = try tx.job(job.id), supersededBy(j, claimed: job) == nil else { return false }
                 j.jobPgid = Int(s.pid)
                 j.jobStart = s.startTime
                 try tx.put(j)
@@ -180,11 +212,14 @@ public final class Worker {
     /// Writes an attempt's result: completed, retry later, the DLQ, or back to pending if interrupted.
     func record(_ f: Finished, tx: Transaction) throws {
         let id = f.job.id
-        guard var current = try tx.job(id) else { return }  // purged meanwhile
-        guard current.state == .processing, current.workerPid == pid else {  // cancelled meanwhile
+        let current0 = try tx.job(id)
+        if let why = supersededBy(current0, claimed: f.job) {
+            // Checked here, under the lock: a late result is never written over a later claim.
             ranUncompleted = true
+            if why.hasPrefix("superseded") { log("\(id): claim \(why); this attempt's late result is discarded") }
             return
         }
+        guard var current = current0 else { return }
         if f.interrupted {
             Lifecycle.requeue(&current, now: tx.now, reason: "interrupted by 'worker stop --force'")
             try tx.put(current)
