@@ -66,7 +66,7 @@ enum ReadCommands {
         rows.append(["timeout", job.timeout.map { $0 == 0 ? "none" : Clock.humanDuration($0) } ?? "config job_timeout"])
         rows.append(["cwd", job.cwd])
         if !job.dependsOn.isEmpty { rows.append(["after", job.dependsOn.joined(separator: ", ")]) }
-        if let p = job.workerPid { rows.append(["worker", "pid \(p)"]) }
+        if let p = job.workerPid { rows.append(["worker", "pid \(p)" + (job.workerHost.map { " on host " + Host.name(ofId: $0) } ?? "")]) }
         if let c = job.exitCode { rows.append(["exit code", String(c)]) }
         if let e = job.lastError { rows.append(["last error", e]) }
         for (k, v) in job.env { rows.append(["env", "\(k)=\(v)"]) }

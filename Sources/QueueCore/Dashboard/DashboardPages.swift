@@ -117,6 +117,9 @@ enum DashboardPages {
             ("Working directory", "<code>\(esc(j.cwd))</code>"),
             ("Exit code", j.exitCode.map(String.init) ?? "—"), ("Last error", esc(j.lastError ?? "—")),
         ]
+        if j.state == .processing, let h = j.workerHost {
+            fields.append(("Worker", "pid \(j.workerPid.map(String.init) ?? "?") on host \(esc(Host.name(ofId: h)))"))
+        }
         if !j.dependsOn.isEmpty { fields.append(("After", j.dependsOn.map { "<a href=\"/jobs/\(esc($0))\">\(esc($0))</a>" }.joined(separator: ", "))) }
         let dl = fields.map { "<dt>\($0.0)</dt><dd>\($0.1)</dd>" }.joined()
         let attempts = j.history.map { a -> String in
