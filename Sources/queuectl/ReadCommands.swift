@@ -87,7 +87,7 @@ enum ReadCommands {
         let counts = try store.counts()
         let now = Clock.nowMillis()
         let scheduled = try store.scheduled(now: now)
-        let hosts = WorkerControl.hosts(home: store.home, processing: [])  // light: no job is read
+        let hosts = WorkerControl.hosts(home: store.home, processing: [], leases: false)  // light: no job is read, nothing written
         let live = hosts.first { $0.supervisor.isThisHost }?.supervisor
         let total = counts.values.reduce(0, +)
         // A background compaction that failed left its reason (the queue works on meanwhile).

@@ -43,6 +43,7 @@ public final class Worker {
             return 1
         }
         defer { hostLock?.close() }
+        leaseInterval = ((try? store.config().leaseTimeout) ?? 30) / 3
         var next: Claimed? = nil
         var unrecorded: Finished? = nil   // a result not yet written (kept across store errors)
         var failures = 0
@@ -144,6 +145,7 @@ public final class Worker {
         var superseded: String? = nil
         runner.shouldKill = { [unowned self] signals, supervisorGone in
             self.handle(signals, supervisorGone: supervisorGone)
+            self.renewLeaseIfDue()
             // Cancelled from another machine, or taken over after this host's lease expired (a
             // pause, a partition): the claim is no longer this attempt's, so the attempt stops.
             let now = Clock.monotonic()
@@ -268,14 +270,28 @@ public final class Worker {
         // interval passes. Wake-ups caused by our own or unrelated writes are absorbed here
         // without taking the lock.
         let deadline = Clock.monotonic() + config.pollInterval
+        leaseInterval = config.leaseTimeout / 3
         while !stopRequested {
+            renewLeaseIfDue()
             let now = Clock.nowMillis()
-            var seconds = deadline - Clock.monotonic()
+            var seconds = min(deadline, leaseRenewedAt + leaseInterval) - Clock.monotonic()
             if let due = nextDue { seconds = min(seconds, Double(due - now) / 1000) }
             if seconds <= 0 { return }
             wait(seconds: seconds)
             if store.changeMarker() != seen { return }
         }
+    }
+
+    /// Every live worker renews its host's lease too (the supervisor does as well), so the host
+    /// keeps its claims while any of its processes lives (ARCHITECTURE.md, "Several machines").
+    private var leaseRenewedAt = Clock.monotonic()  // the supervisor renewed it before forking
+    private var leaseInterval = 10.0
+
+    func renewLeaseIfDue() {
+        let now = Clock.monotonic()
+        guard now - leaseRenewedAt >= leaseInterval else { return }
+        leaseRenewedAt = now
+        do { try Lease.renew(store.home) } catch { log("worker \(slot): cannot renew this host's lease: \(QueueError.from(error).description)") }
     }
 
     /// The earliest future due time seen by the last claim attempt, and the files' state then.

@@ -105,20 +105,21 @@ public enum WorkerControl {
 
     /// Every host with a live supervisor, this host first; `processing` are the running jobs
     /// (read without loading the others), matched to workers by host and pid.
-    public static func hosts(home: Home, processing: [Job]) -> [HostWorkers] {
+    /// `leases`: also read each host's lease age (touches this host's clock probe: a write).
+    public static func hosts(home: Home, processing: [Job], leases: Bool = true) -> [HostWorkers] {
         PidFile.liveHosts(home).map { pf in
             var byPid: [Int: Job] = [:]
             for j in processing where j.state == .processing && (j.workerHost ?? pf.hostId) == pf.hostId {
                 if let p = j.workerPid { byPid[p] = j }
             }
             let infos = pf.workers.map { WorkerInfo(slot: $0.slot, pid: $0.pid, host: pf.hostName, job: byPid[$0.pid]) }
-            let age = (try? Lease.read(home, host: pf.hostName)).flatMap { $0 }.map(\.age)
+            let age = leases ? (try? Lease.read(home, host: pf.hostName)).flatMap { $0 }.map(\.age) : nil
             return HostWorkers(supervisor: pf, workers: infos, leaseAge: age)
         }
     }
 
     /// Every live worker of every host.
     public static func allWorkers(home: Home, processing: [Job]) -> [WorkerInfo] {
-        hosts(home: home, processing: processing).flatMap(\.workers)
+        hosts(home: home, processing: processing, leases: false).flatMap(\.workers)
     }
 }
