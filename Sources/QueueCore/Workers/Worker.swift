@@ -162,7 +162,7 @@ public final class Worker {
         case .running(let s): outcome = runner.wait(s, claimed.request)
         }
         if let why = superseded {
-            log(why == "cancelled" ? "\(job.id) cancelled (from another machine): its process group was killed"
+            log(why == "cancelled" ? "\(job.id) cancelled while running: its process group was killed"
                                    : "\(job.id): claim \(why); its process group was killed")
         }
         return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest && superseded == nil)
