@@ -102,7 +102,7 @@ enum ReadCommands {
             print(JSON.object([("counts", c), ("total", .int(Int64(total))), ("scheduled", sched), ("workers", workers),
                                ("supervisor_pid", live.map { .int(Int64($0.supervisorPid)) } ?? .null),
                                ("supervisor_host", live.map { .string($0.hostName) } ?? .null),
-                               ("hosts", .array(hosts.map(WorkerCommands.hostJSON))),
+                               ("hosts", .array(hosts.map { WorkerCommands.hostJSON($0, jobs: false) })),
                                ("file_system", .string(fs.name)),
                                ("compaction_failure", compactionFailure.map { .string($0) } ?? .null),
                                ("config_problems", .array(configProblems.map { .string($0) })),

@@ -119,7 +119,7 @@ enum WorkerCommands {
             ("file_system", here.map { .string($0.supervisor.fileSystem) } ?? .null),
             ("wakeup", here.map { .string($0.supervisor.wakeup) } ?? .null),
             ("workers", .array(here?.workers.map(workerJSON) ?? [])),
-            ("hosts", .array(hosts.map(hostJSON))),
+            ("hosts", .array(hosts.map { hostJSON($0) })),
         ])
     }
 
@@ -128,14 +128,15 @@ enum WorkerCommands {
                  ("host", .string(p.hostName)), ("host_id", .string(p.hostId))])
     }
 
-    static func hostJSON(_ h: WorkerControl.HostWorkers) -> JSON {
+    /// `jobs`: each worker's job is known (`status` reads no job, so it leaves the key out).
+    static func hostJSON(_ h: WorkerControl.HostWorkers, jobs: Bool = true) -> JSON {
         let p = h.supervisor
         return .object([
             ("host", .string(p.hostName)), ("host_id", .string(p.hostId)), ("this_host", .bool(p.isThisHost)),
             ("supervisor_pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt))),
             ("file_system", .string(p.fileSystem)), ("wakeup", .string(p.wakeup)),
             ("lease_age_seconds", h.leaseAge.map { .double($0) } ?? .null),
-            ("workers", .array(h.workers.map(workerJSON))),
+            ("workers", .array(h.workers.map { jobs ? workerJSON($0) : .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) })),
         ])
     }
 

@@ -77,4 +77,16 @@ final class FlowTests: XCTestCase {
 
     // Dashboard in a real browser (skipped, with a message, where Chromium is not installed).
     func testDashboardBrowser() throws { try runFlow("dashboard_browser") }
+
+    // Several hosts, one queue: simulated machines (pid + uts + mount namespaces, each with its own
+    // JuiceFS client of one volume; the local variants share a local directory) running workers
+    // on the same home (skipped where namespaces, JuiceFS or FUSE cannot be had).
+    func testHostsDrain() throws { try runFlow("hosts_drain") }
+    func testHostsKill() throws { try runFlow("hosts_kill") }
+    func testHostsPause() throws { try runFlow("hosts_pause") }
+    func testHostsCancel() throws { try runFlow("hosts_cancel") }
+    func testHostsStopAll() throws { try runFlow("hosts_stop_all") }
+    func testHostsSecondStart() throws { try runFlow("hosts_second_start") }
+    func testHostsLocalDrain() throws { try runFlow("hosts_local_drain") }
+    func testHostsLocalKill() throws { try runFlow("hosts_local_kill") }
 }

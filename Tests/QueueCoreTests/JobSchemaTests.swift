@@ -27,7 +27,7 @@ final class JobSchemaTests: XCTestCase {
         j.startedAt = 1_700_000_200_000
         j.finishedAt = 1_700_000_300_000
         j.firstStartedAt = 1_700_000_150_000
-        var a = Attempt(number: 1, startedAt: 1_700_000_200_000, workerPid: 42)
+        var a = Attempt(number: 1, startedAt: 1_700_000_200_000, workerPid: 42, workerHost: "host")
         a.finishedAt = 1_700_000_300_000
         a.exitCode = 2
         a.outputBytes = 10

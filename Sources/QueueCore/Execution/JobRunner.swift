@@ -19,6 +19,8 @@ public final class JobRunner {
     public var shouldKill: (Set<Int32>, _ extraReady: Bool) -> Bool = { _, _ in false }
     /// Extra descriptors to watch (e.g. the supervisor pipe). Readiness is passed to `shouldKill`.
     public var extraFds: [FileDescriptor] = []
+    /// The longest the run loop sleeps without looking at `shouldKill` (the worker's claim check).
+    public var wakeEvery: Double = 1.0
     /// Set by the runner when it killed the job because `shouldKill` said so.
     public private(set) var killedOnRequest = false
     /// Called once if the attempt is still running `settleTime` seconds after it started: the
@@ -164,7 +166,7 @@ public final class JobRunner {
                     kill(-pid, SIGKILL)  // not reaped yet: still our group
                 }
             }
-            var wait: Double = 1.0
+            var wait: Double = max(0.01, min(1.0, wakeEvery))
             if !exited && !settled { wait = min(wait, settleTime - (now - start)) }
             if !exited && req.timeout > 0 && !timedOut { wait = min(wait, req.timeout - (now - start)) }
             if let t = termSentAt, !killed { wait = min(wait, req.killGrace - (now - t)) }

@@ -7,12 +7,15 @@ public struct Attempt: Equatable {
     public var signal: Int?
     public var error: String?
     public var workerPid: Int?
+    /// The host of the worker that ran it (`Host.id`): its pid means something only there.
+    public var workerHost: String?
     public var outputBytes: Int?
 
-    public init(number: Int, startedAt: Millis, workerPid: Int?) {
+    public init(number: Int, startedAt: Millis, workerPid: Int?, workerHost: String? = nil) {
         self.number = number
         self.startedAt = startedAt
         self.workerPid = workerPid
+        self.workerHost = workerHost
     }
 
     public var durationMs: Millis? { finishedAt.map { $0 - startedAt } }
@@ -33,6 +36,7 @@ public struct Attempt: Equatable {
         w.attemptKey(.signal); w.optInt(signal)
         w.attemptKey(.error); if let e = error { w.str(e) } else { w.lit("null") }
         if let p = workerPid { w.attemptKey(.workerPid); w.int(p) }
+        if let h = workerHost { w.attemptKey(.workerHost); w.str(h) }
         if let b = outputBytes { w.attemptKey(.outputBytes); w.int(b) }
         w.lit("}")
     }
@@ -52,6 +56,7 @@ public struct Attempt: Equatable {
             case .signal: signal = v.intValue.map { Int($0) }
             case .error: error = v.stringValue
             case .workerPid: workerPid = v.intValue.map { Int($0) }
+            case .workerHost: workerHost = v.stringValue
             case .outputBytes: outputBytes = v.intValue.map { Int($0) }
             }
         }

@@ -34,7 +34,7 @@ public enum JobSchema {
     /// The keys of one attempt in `history`, in order.
     public enum AttemptKey: String, CaseIterable {
         case number, startedAt = "started_at", finishedAt = "finished_at", durationMs = "duration_ms"
-        case exitCode = "exit_code", signal, error, workerPid = "worker_pid", outputBytes = "output_bytes"
+        case exitCode = "exit_code", signal, error, workerPid = "worker_pid", workerHost = "worker_host", outputBytes = "output_bytes"
     }
 
     public static var keys: [String] { Key.allCases.map(\.rawValue) }

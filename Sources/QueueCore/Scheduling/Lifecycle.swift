@@ -23,7 +23,7 @@ public enum Lifecycle {
         job.finishedAt = nil
         if job.firstStartedAt == nil { job.firstStartedAt = now }
         job.updatedAt = now
-        job.history.append(Attempt(number: (job.history.last?.number ?? 0) + 1, startedAt: now, workerPid: workerPid))
+        job.history.append(Attempt(number: (job.history.last?.number ?? 0) + 1, startedAt: now, workerPid: workerPid, workerHost: Host.current.id))
     }
 
     public enum Result: Equatable { case completed, retry(at: Millis), dead }

@@ -141,6 +141,7 @@ public final class Worker {
         let runner = JobRunner()
         runner.extraFds = supervisorFd.map { [$0] } ?? []
         let checkEvery = (try? store.config().pollInterval) ?? 1
+        runner.wakeEvery = checkEvery
         var checkedAt = Clock.monotonic()
         var superseded: String? = nil
         runner.shouldKill = { [unowned self] signals, supervisorGone in
