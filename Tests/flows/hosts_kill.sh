@@ -10,19 +10,13 @@ case "$FLOW" in hosts_local_*) HOSTS_FS=local ;; *) HOSTS_FS=juicefs ;; esac
 source "$(dirname "$0")/hosts_lib.sh"
 started=$(now_ms)
 LEASE=3
-host_start A; host_start B
-for kv in "poll_interval 0.2" "lease_timeout $LEASE" "backoff_base 1"; do
-    # shellcheck disable=SC2086
-    on_host A config set $kv >/dev/null 2>&1 || fail "config set $kv on A: $(on_host A config set $kv 2>&1)"
-done
-check "hosts A and B up ($HOSTS_FS); lease_timeout $LEASE, poll_interval 0.2, backoff_base 1"
+hosts_up "A B" "poll_interval 0.2" "lease_timeout $LEASE" "backoff_base 1"
 
 on_host B worker start --count 1 --detach >/dev/null 2>"$T/err" || fail "worker start on B: $(cat "$T/err")"
 # 5 s of running time in 0.1 s steps; the run that gets to its end records its host.
 on_host A enqueue --id k1 --max-retries 2 -- "for i in \$(seq 50); do sleep 0.1; done; hostname >> $T/k1.ran # $MARK-k1" >/dev/null \
     || fail "enqueue k1"
 on_b() { state_on A k1 processing && [[ "$(field_on A k1 worker_host)" == B:* ]] && [ -n "$(host_pgrep B "$MARK-k1")" ] && group_recorded_on A k1; }
-group_recorded_on() { local g; g=$(field_on "$1" "$2" job_pgid); [ -n "$g" ] && [ "$g" != null ]; }
 wait_until 20 "k1 running on B" on_b
 wh=$(field_on A k1 worker_host)
 [[ "$wh" =~ ^B:[0-9a-f]{8}$ ]] || fail "worker_host of k1 should be B:<8 hex of the boot id>, is $wh"

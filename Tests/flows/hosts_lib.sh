@@ -246,3 +246,19 @@ host_of_run_on() {
 }
 # The time now, in ms since the epoch.
 now_ms() { date +%s%3N; }
+
+# hosts_up "A B …" [KEY VALUE]…: starts the hosts, sets each config key through the first one,
+# and reports them up.
+hosts_up() {
+    local names=$1 kv first; shift
+    for first in $names; do host_start "$first"; done
+    first=${names%% *}
+    for kv in "$@"; do
+        # shellcheck disable=SC2086
+        on_host "$first" config set $kv >/dev/null 2>&1 || fail "config set $kv on $first: $(on_host "$first" config set $kv 2>&1)"
+    done
+    check "hosts $(echo $names | sed 's/ /, /g') up ($HOSTS_FS)$( [ $# -gt 0 ] && printf '; %s' "$(IFS=,; echo "$*" | sed 's/,/, /g')")"
+}
+
+# group_recorded_on HOST ID: the job's running attempt has its process group recorded.
+group_recorded_on() { local g; g=$(field_on "$1" "$2" job_pgid); [ -n "$g" ] && [ "$g" != null ]; }

@@ -9,19 +9,13 @@ source "$(dirname "$0")/lib.sh"
 HOSTS_FS=juicefs
 source "$(dirname "$0")/hosts_lib.sh"
 started=$(now_ms)
-host_start A; host_start B
-for kv in "poll_interval 0.2" "lease_timeout 3" "backoff_base 1"; do
-    # shellcheck disable=SC2086
-    on_host A config set $kv >/dev/null 2>&1 || fail "config set $kv on A: $(on_host A config set $kv 2>&1)"
-done
-check "hosts A and B up (JuiceFS); lease_timeout 3, poll_interval 0.2, backoff_base 1"
+hosts_up "A B" "poll_interval 0.2" "lease_timeout 3" "backoff_base 1"
 
 on_host B worker start --count 1 --detach >/dev/null 2>"$T/err" || fail "worker start on B: $(cat "$T/err")"
 # 6 s of running time in 0.1 s steps (time spent stopped does not count: each step is a new
 # sleep); the run that gets to its end records its host.
 on_host A enqueue --id p1 --max-retries 2 -- "for i in \$(seq 60); do sleep 0.1; done; hostname >> $T/p1.ran # $MARK-p1" >/dev/null \
     || fail "enqueue p1"
-group_recorded_on() { local g; g=$(field_on "$1" "$2" job_pgid); [ -n "$g" ] && [ "$g" != null ]; }
 on_b() { state_on A p1 processing && [[ "$(field_on A p1 worker_host)" == B:* ]] && [ -n "$(host_pgrep B "$MARK-p1")" ] && group_recorded_on A p1; }
 wait_until 20 "p1 running on B" on_b
 bjob=$(host_pgrep B "$MARK-p1" | tr '\n' ' ')

@@ -7,9 +7,7 @@ source "$(dirname "$0")/lib.sh"
 HOSTS_FS=juicefs
 source "$(dirname "$0")/hosts_lib.sh"
 started=$(now_ms)
-host_start A; host_start B
-on_host A config set poll_interval 0.2 >/dev/null 2>&1 || fail "config set poll_interval on A"
-check "hosts A and B up (JuiceFS)"
+hosts_up "A B" "poll_interval 0.2"
 
 on_host A worker start --count 1 --detach >/dev/null 2>"$T/err" || fail "worker start on A: $(cat "$T/err")"
 hd="$(host_home A)/hosts"
