@@ -88,6 +88,27 @@ final class JobRunnerTests: XCTestCase {
         deinit { try? FileManager.default.removeItem(atPath: path) }
     }
 
+    /// A process's start time is field 22 of /proc/PID/stat, counted after the command name's
+    /// last ')' (the name may hold spaces and parentheses): the same answer as splitting the line.
+    func testTheStartTimeIsReadAfterTheCommandNameWhateverItHolds() throws {
+        let d = Dir()
+        let odd = d.path + "/a) b (c"
+        XCTAssertEqual(link("/bin/sleep", odd) == 0 || symlink("/bin/sleep", odd) == 0, true)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: odd)
+        p.arguments = ["30"]
+        try p.run()
+        defer { p.terminate(); p.waitUntilExit() }
+        for pid in [Int(getpid()), Int(p.processIdentifier)] {
+            let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            let afterName = text[text.index(after: try XCTUnwrap(text.lastIndex(of: ")")))...]
+            let want = Int64(afterName.split(separator: " ")[19])
+            XCTAssertNotNil(want)
+            XCTAssertEqual(Posix.processStartTime(pid), want, "pid \(pid): \(text.prefix(60))")
+        }
+        XCTAssertNil(Posix.processStartTime(Int(Int32.max)), "no such process")
+    }
+
     static func request(_ command: String, dir: Dir, timeout: Double = 0, logMax: Int = 1 << 20, env: [(String, String)] = [], cwd: String? = nil) -> RunRequest {
         var j = Job(id: "r", command: command, maxRetries: 0, createdAt: 0, cwd: cwd ?? dir.path)
         j.env = env

@@ -19,6 +19,9 @@ public final class JobRunner {
     public var shouldKill: (Set<Int32>, _ extraReady: Bool) -> Bool = { _, _ in false }
     /// Extra descriptors to watch (e.g. the supervisor pipe). Readiness is passed to `shouldKill`.
     public var extraFds: [FileDescriptor] = []
+    /// The worker's own environment, read once (it does not change while the worker lives),
+    /// without the variables each attempt sets for itself.
+    static let inheritedEnvironment: [String] = Posix.environment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
     /// The longest the run loop sleeps without looking at `shouldKill` (the worker's claim check).
     public var wakeEvery: Double = 1.0
     /// Set by the runner when it killed the job because `shouldKill` said so.
@@ -68,7 +71,7 @@ public final class JobRunner {
         guard stat(req.job.cwd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, access(req.job.cwd, X_OK) == 0 else {
             return failed("cannot enter the job's directory \(req.job.cwd): \(Posix.describe(errno == 0 ? ENOTDIR : errno))")
         }
-        var envStrings = Posix.environment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
+        var envStrings = JobRunner.inheritedEnvironment
         for (k, v) in req.job.env where !k.hasPrefix("QUEUECTL_") {  // refused at enqueue; a hand-edited record may still hold them
             envStrings.removeAll { $0.hasPrefix(k + "=") }
             envStrings.append("\(k)=\(v)")

@@ -403,12 +403,30 @@ public enum Posix {
 
     /// The start time of a process in clock ticks since boot (/proc/PID/stat field 22), so a
     /// recycled pid is not mistaken for the process we knew.
+    /// Read straight from the bytes (a worker asks once per job: no String, no split).
     public static func processStartTime(_ pid: Int) -> Int64? {
-        guard let bytes = try? readFile("/proc/\(pid)/stat"), let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = String(decoding: bytes[(close + 1)...], as: UTF8.self).split(separator: " ")
-        // fields[0] is the state (field 3), so field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        return Int64(fields[19])
+        guard let fd = openQuietly("/proc/\(pid)/stat") else { return nil }
+        defer { fd.close() }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buf -> Int64? in
+            let n = retryingEINTR { read(fd.rawValue, buf.baseAddress!, buf.count) }
+            guard n > 0 else { return nil }
+            let line = UnsafeBufferPointer(rebasing: buf[0..<n])
+            // The command name (field 2) is in parentheses and may hold anything: count from
+            // the last ')'. Then field 3 (the state) follows a space; field 22 is 19 fields on.
+            guard let close = line.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            var i = close + 1, field = 2
+            while i < line.count && field < 22 {
+                if line[i] == 0x20 { field += 1 }
+                i += 1
+            }
+            var value: Int64 = 0, digits = 0
+            while i < line.count, line[i] >= 0x30, line[i] <= 0x39, digits < 18 {
+                value = value * 10 + Int64(line[i] - 0x30)  // checked: at most 18 digits
+                digits += 1
+                i += 1
+            }
+            return field == 22 && digits > 0 ? value : nil
+        }
     }
 
     /// Whether pid is alive and is the same process that had `startTime`.
