@@ -35,6 +35,14 @@ final class JobSchemaTests: XCTestCase {
         return j
     }
 
+    func testTheListOfStateNamesIsEveryStateInOrder() {
+        XCTAssertEqual(JobState.names, JobState.allCases.map(\.rawValue).joined(separator: ", "))
+        XCTAssertEqual(JobState.allCases.sorted(), JobState.allCases, "declaration order is the order")
+        for v: Int64 in [0, 1, 35, 36, 1_700_000_000_000, Int64.max] {
+            XCTAssertEqual(JobInput.base36(v), String(v, radix: 36))
+        }
+    }
+
     static func keys(_ v: JSON) -> [String] {
         guard case .object(let pairs) = v else { return [] }
         return pairs.map(\.0)

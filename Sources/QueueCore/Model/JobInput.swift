@@ -64,9 +64,22 @@ public enum JobInput {
     /// Unique without coordination: time, pid and a per-process counter.
     public static func generateId(now: Millis) -> String {
         idCounter += 1
-        if idPrefix?.0 != now { idPrefix = (now, "j" + String(now, radix: 36) + "-" + String(getpid(), radix: 36)) }
-        let prefix = idPrefix!.1
-        return idCounter > 1 ? prefix + "-" + String(idCounter, radix: 36) : prefix
+        if idPrefix?.0 != now { idPrefix = (now, "j" + base36(now) + "-" + base36(Int64(getpid()))) }
+        let prefix = idPrefix?.1 ?? "j"
+        return idCounter > 1 ? prefix + "-" + base36(Int64(idCounter)) : prefix
+    }
+
+    /// Lowercase base 36 of a non-negative number, written directly (`String(_:radix:)` goes
+    /// through generic integer code whose conformance lookups cost more than the rest of an id).
+    static func base36(_ v: Int64) -> String {
+        var v = v < 0 ? 0 : v
+        var digits: [UInt8] = []
+        repeat {
+            let d = UInt8(v % 36)  // checked: 0...35
+            digits.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
+            v /= 36
+        } while v > 0
+        return String(decoding: digits.reversed(), as: UTF8.self)
     }
 
     /// Validates one job object. `label` says which job it is ("job 3", or its id).
