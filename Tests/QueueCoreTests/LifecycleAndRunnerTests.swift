@@ -117,6 +117,56 @@ final class JobRunnerTests: XCTestCase {
 
     static func log(_ dir: Dir) -> String { String(decoding: FileManager.default.contents(atPath: dir.path + "/log") ?? Data(), as: UTF8.self) }
 
+    /// A command of plain words runs without the shell, and nothing a job can observe changes:
+    /// each command runs both ways and gives the same exit code, signal and output. The table
+    /// holds commands the planner takes directly and ones it must leave to the shell.
+    func testACommandRunsTheSameWithOrWithoutTheShell() throws {
+        let d = Dir()
+        let bin = d.path + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        func script(_ name: String, _ text: String, mode: Int) throws {
+            try text.write(toFile: bin + "/" + name, atomically: true, encoding: .utf8)
+            chmod(bin + "/" + name, mode_t(mode))
+        }
+        try script("withshebang", "#!/bin/sh\necho \"$0 args: $# $1 $2\"; exit 4\n", mode: 0o755)
+        try script("noshebang", "echo no shebang \"$1\"; exit 5\n", mode: 0o755)
+        try script("notexec", "#!/bin/sh\necho never\n", mode: 0o644)
+        try "data".write(toFile: d.path + "/file.txt", atomically: true, encoding: .utf8)
+        let path = "PATH=\(bin):/usr/bin:/bin"
+        let cases: [(command: String, direct: Bool)] = [
+            ("env", true),                               // the environment, PWD included
+            ("ls -a", true), ("cat file.txt", true), ("cat missing.txt", true), ("wc -c file.txt", true),
+            ("sleep 0", true), ("sh -c exit", true), ("head -c 3 /dev/zero", true),
+            ("withshebang a b", true), ("\(bin)/withshebang x", true), ("./bin/withshebang rel", true),
+            ("bin/withshebang rel", true),
+            ("noshebang z", true),                       // the kernel cannot run it: the shell does
+            ("notexec", false), ("./bin/notexec", false), // found but not executable: 126 from sh
+            ("no-such-program x", false), ("./no/such", false),   // 127 from sh
+            ("true", false), ("echo -n hi", false), ("cd /", false), ("exit 3", false), ("kill -0 1", false),
+            ("A=1 env", false), ("echo $HOME", false), ("ls *.txt", false), ("cat file.txt | wc -c", false),
+            ("env > out", false), ("ls 'file.txt'", false), ("ls ~", false), ("sleep 0; env", false),
+            ("ls\tfile.txt", false), ("ls # comment", false),
+        ]
+        var env = JobRunner.inheritedEnvironment.filter { !$0.hasPrefix("PATH=") && !$0.hasPrefix("PWD=") }
+        env.append(path)
+        for c in cases {
+            let planned = DirectCommand.plan(c.command, environment: env, cwd: d.path) != nil
+            // A found script without #! is planned directly; the kernel's ENOEXEC sends it to sh.
+            XCTAssertEqual(planned, c.direct, "\(c.command): planned \(planned ? "direct" : "through sh")")
+            var results: [String] = []
+            for direct in [true, false] {
+                let runner = JobRunner()
+                runner.directCommands = direct
+                let o = runner.run(JobRunnerTests.request(c.command, dir: d, env: [("PATH", String(path.dropFirst(5)))]))
+                // dash hands the environment on in an order of its own: compare `env` as a set.
+                let out = c.command == "env" ? JobRunnerTests.log(d).split(separator: "\n").sorted().joined(separator: "\n") : JobRunnerTests.log(d)
+                results.append("exit \(o.exitCode.map(String.init) ?? "-") signal \(o.signal.map(String.init) ?? "-") error \(o.error ?? "-")\n" + out)
+                try? FileManager.default.removeItem(atPath: d.path + "/log")
+            }
+            XCTAssertEqual(results[0], results[1], "\(c.command): direct vs sh")
+        }
+    }
+
     func testExitCodeOutputAndEnvironment() {
         let d = Dir()
         let o = JobRunner().run(JobRunnerTests.request(#"echo "$A $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $(pwd)"; exit 3"#, dir: d, env: [("A", "x")]))

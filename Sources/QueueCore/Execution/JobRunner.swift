@@ -22,6 +22,8 @@ public final class JobRunner {
     /// The worker's own environment, read once (it does not change while the worker lives),
     /// without the variables each attempt sets for itself.
     static let inheritedEnvironment: [String] = Posix.environment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
+    /// Whether plain-word commands skip the shell (tests compare both ways).
+    public var directCommands = true
     /// The longest the run loop sleeps without looking at `shouldKill` (the worker's claim check).
     public var wakeEvery: Double = 1.0
     /// Set by the runner when it killed the job because `shouldKill` said so.
@@ -57,7 +59,8 @@ public final class JobRunner {
         }
     }
 
-    /// Starts the attempt: `/bin/sh -c COMMAND` by posix_spawn (a vfork-style clone: no copy of
+    /// Starts the attempt: `/bin/sh -c COMMAND`, or the program itself for a command of plain
+    /// words (DirectCommand), by posix_spawn (a vfork-style clone: no copy of
     /// the worker's page tables) into a new process group, in the job's directory, with default
     /// signal handling and an empty mask.
     public func start(_ req: RunRequest) -> Start {
@@ -78,7 +81,12 @@ public final class JobRunner {
         }
         envStrings.append("QUEUECTL_JOB_ID=\(req.job.id)")
         envStrings.append("QUEUECTL_ATTEMPT=\(req.attempt)")
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(req.job.command), nil]
+        // A command of plain words runs without the shell (DirectCommand); else `sh -c`.
+        let direct = directCommands ? DirectCommand.plan(req.job.command, environment: envStrings, cwd: req.job.cwd) : nil
+        if direct != nil { envStrings = DirectCommand.environment(envStrings, cwd: req.job.cwd) }
+        let program = direct?.path ?? "/bin/sh"
+        let words = direct?.argv ?? ["/bin/sh", "-c", req.job.command]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
         let cwd = strdup(req.job.cwd)
         defer {
@@ -119,7 +127,14 @@ public final class JobRunner {
         }
         let startedAt = Clock.monotonic()
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp)
+        var rc = posix_spawn(&pid, program, &actions, &attr, argv, envp)
+        if rc != 0 && direct != nil {
+            // Not executable by the kernel itself (a script without #!) or gone meanwhile: the
+            // shell runs it, or reports it, as it always did.
+            let shArgv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(req.job.command), nil]
+            defer { for p in shArgv { free(p) } }
+            rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, shArgv, envp)
+        }
         pipeW.close()
         devNull.close()
         if rc != 0 {
