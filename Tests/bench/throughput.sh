@@ -66,7 +66,7 @@ rate() { awk -v n="$N" -v ms="$1" 'BEGIN { printf "%.0f", n / ms * 1000 }'; }
 echo
 echo "| measure | queuectl | tsp -S 2 | nq | target (SPEC §7) |"
 echo "|---|---|---|---|---|"
-echo "| $N \`true\` jobs: enqueue loop + drain, 2 workers | ${q_total} ms ($(rate $q_total) jobs/s) | ${tsp_total} ms ($(rate $tsp_total) jobs/s) | ${nq_total} ms ($(rate $nq_total) jobs/s) | ≥ tsp |"
+echo "| $N \`true\` jobs: enqueue loop + drain, 2 workers | ${q_total} ms ($(rate $q_total) jobs/s) | ${tsp_total} ms ($(rate $tsp_total) jobs/s) | ${nq_total} ms ($(rate $nq_total) jobs/s) | ≥ 1.25× tsp |"
 echo "| … of which the enqueue loop | ${q_enq} ms | ${tsp_enq} ms | ${nq_enq} ms | |"
 echo "| throughput, queuectl / tsp -S 2 | $(awk -v a="$tsp_total" -v b="$q_total" 'BEGIN { printf "%.2f", a / b }')× | 1× | | ≥ 1.25× |"
 echo "| worker + supervisor CPU per job during the drain (jobs' own processes excluded) | ${worker_ms} ms | | | ≤ 0.3 ms |"
