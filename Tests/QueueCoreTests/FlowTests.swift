@@ -84,6 +84,7 @@ final class FlowTests: XCTestCase {
     func testHostsDrain() throws { try runFlow("hosts_drain") }
     func testHostsKill() throws { try runFlow("hosts_kill") }
     func testHostsPause() throws { try runFlow("hosts_pause") }
+    func testHostsPartition() throws { try runFlow("hosts_partition") }
     func testHostsCancel() throws { try runFlow("hosts_cancel") }
     func testHostsStopAll() throws { try runFlow("hosts_stop_all") }
     func testHostsSecondStart() throws { try runFlow("hosts_second_start") }

@@ -132,6 +132,45 @@ final class LeaseAndFencingTests: XCTestCase {
         }
     }
 
+    /// Self-fencing: while the worker renews the lease, the watchdog leaves the attempt alone;
+    /// once it has not renewed for the lease's time (its thread stuck in a hung file system),
+    /// the watchdog kills the attempt's process group by itself.
+    func testTheWatchdogKillsTheAttemptOnlyWhenTheLeaseWasNotRenewed() throws {
+        let dir = Harness.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func start() throws -> JobRunner.Started {
+            let job = Job(id: "w", command: "sleep 30", maxRetries: 0, createdAt: 0, cwd: dir)
+            let req = RunRequest(job: job, attempt: 1, logPath: dir + "/log", timeout: 0, killGrace: 0.1, logMaxBytes: 1000)
+            guard case .running(let s) = JobRunner().start(req) else { throw XCTSkip("could not start sleep") }
+            return s
+        }
+        func exited(_ pid: pid_t) -> Bool {
+            var info = siginfo_t()
+            return waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid
+        }
+        func reap(_ pid: pid_t) { var st: Int32 = 0; kill(-pid, SIGKILL); waitpid(pid, &st, 0) }
+
+        let watchdog = LeaseWatchdog(timeout: 1.0)
+        let renewed = try start()
+        watchdog.running(renewed.pid)
+        let until = Date().addingTimeInterval(1.5)
+        while Date() < until {
+            watchdog.renewed(timeout: 1.0)
+            XCTAssertFalse(exited(renewed.pid), "killed although the lease was renewed")
+            usleep(50_000)
+        }
+        XCTAssertFalse(watchdog.finished(), "did not fire while renewed")
+        reap(renewed.pid)
+
+        let stale = try start()
+        watchdog.running(stale.pid)
+        let deadline = Date().addingTimeInterval(10)
+        while !exited(stale.pid) && Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(exited(stale.pid), "the attempt runs on though the lease was not renewed")
+        XCTAssertTrue(watchdog.finished(), "the watchdog says it fired")
+        reap(stale.pid)
+    }
+
     /// Requests between machines: the latest is read once; a forced stop is never weakened.
     func testStopRequestsAreTakenOnceAndNeverWeakened() throws {
         let t = TempHome()

@@ -33,6 +33,9 @@ public final class JobRunner {
     /// Returns why the attempt must not go on (its claim is gone, or nothing could be
     /// recorded); it is then killed and its outcome carries that reason.
     public var whenSettled: (Started) -> String? = { _ in nil }
+    /// Called once the leader has exited, just before it is reaped (while its pid still names
+    /// the group): a watcher that signals the group must stop before the id can be reused.
+    public var willReap: () -> Void = {}
     public var settleTime = 0.02
 
     public init() {}
@@ -208,6 +211,7 @@ public final class JobRunner {
                 // Leave nothing behind: background children of the job go with it, signalled
                 // while the leader's zombie still holds the group's id; then it is reaped.
                 kill(-pid, SIGKILL)
+                willReap()
                 Posix.retryingEINTR { waitpid(pid, &status, 0) }
                 exited = true
                 exitedAt = Clock.monotonic()

@@ -43,7 +43,9 @@ public final class Worker {
             return 1
         }
         defer { hostLock?.close() }
-        leaseInterval = ((try? store.config().leaseTimeout) ?? 30) / 3
+        let leaseTimeout = (try? store.config().leaseTimeout) ?? 30
+        leaseInterval = leaseTimeout / 3
+        watchdog = LeaseWatchdog(timeout: leaseTimeout)
         var next: Claimed? = nil
         var unrecorded: Finished? = nil   // a result not yet written (kept across store errors)
         var failures = 0
@@ -157,10 +159,20 @@ public final class Worker {
             return self.forceRequested || superseded != nil
         }
         runner.whenSettled = { [unowned self] s in self.recordGroup(of: job, s) }
-        let outcome: Outcome
+        var fenced = false
+        runner.willReap = { [unowned self] in fenced = self.watchdog?.finished() ?? false }
+        var outcome: Outcome
         switch runner.start(claimed.request) {
         case .failed(let o): outcome = o
-        case .running(let s): outcome = runner.wait(s, claimed.request)
+        case .running(let s):
+            watchdog?.running(s.pid)
+            outcome = runner.wait(s, claimed.request)
+            watchdog?.finished()
+        }
+        if fenced {
+            let why = "stopped by its own host: the host's lease could not be renewed for \(Clock.humanDuration(leaseInterval * 3)) (a partition or a hung file system), so another host may take the job over"
+            outcome.error = why
+            log("\(job.id): \(why)")
         }
         if let why = superseded {
             log(why == "cancelled" ? "\(job.id) cancelled while running: its process group was killed"
@@ -297,12 +309,18 @@ public final class Worker {
     /// keeps its claims while any of its processes lives (ARCHITECTURE.md, "Several machines").
     private var leaseRenewedAt = Clock.monotonic()  // the supervisor renewed it before forking
     private var leaseInterval = 10.0
+    private var watchdog: LeaseWatchdog?
 
     func renewLeaseIfDue() {
         let now = Clock.monotonic()
         guard now - leaseRenewedAt >= leaseInterval else { return }
         leaseRenewedAt = now
-        do { try Lease.renew(store.home) } catch { log("worker \(slot): cannot renew this host's lease: \(QueueError.from(error).description)") }
+        do {
+            try Lease.renew(store.home)
+            watchdog?.renewed(timeout: leaseInterval * 3)
+        } catch {
+            log("worker \(slot): cannot renew this host's lease: \(QueueError.from(error).description)")
+        }
     }
 
     /// The earliest future due time seen by the last claim attempt, and the files' state then.
