@@ -6,7 +6,7 @@ enum CommandTable {
 
     static let enqueue = CommandSpec(
         "enqueue", summary: "add jobs to the queue",
-        arguments: [ArgumentSpec("JOB", help: "a job: JSON if it starts with { or [ (e.g. '{\"id\":\"job1\",\"command\":\"sleep 2\"}'), otherwise the shell command itself, as with --command. The job-field options below (--id to --cwd) also apply to JSON input (here or --file): they replace a single job's keys, and are defaults under a batch's own keys", optional: true)],
+        arguments: [ArgumentSpec("JOB", help: "a job: JSON if it starts with { or [ (e.g. '{\"id\":\"job1\",\"command\":\"sleep 2\"}'), otherwise the shell command itself, as with --command. The job-field options below (--id to --label) also apply to JSON input (here or --file): they replace a single job's keys, and are defaults under a batch's own keys", optional: true)],
         options: [
             OptionSpec("file", short: "f", value: "PATH", help: "read jobs from a file (- = stdin): an object, an array or JSON Lines"),
             OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run"),
@@ -18,6 +18,7 @@ enum CommandTable {
             OptionSpec("delay", short: "d", value: "DURATION", help: "not before this long from now: 30s, 5m, 2h, 1d"),
             OptionSpec("after", value: "ID", help: "run only after this job completed", repeatable: true),
             OptionSpec("cwd", value: "DIR", help: "working directory (default: the current one)"),
+            OptionSpec("label", short: "l", value: "TEXT", help: "a tag shown in listings; 'list --label TEXT' finds the jobs that have it"),
             json,
         ],
         examples: [
@@ -34,9 +35,10 @@ enum CommandTable {
         options: [
             OptionSpec("state", short: "s", value: "STATE", help: "only jobs in this state (\(JobState.names))"),
             OptionSpec("limit", short: "n", value: "N", help: "at most N jobs (the most recent N)"),
+            OptionSpec("label", short: "l", value: "TEXT", help: "only jobs with this label"),
             json,
         ],
-        examples: ["queuectl list --state pending", "queuectl list --json --limit 10"])
+        examples: ["queuectl list --state pending", "queuectl list --json --limit 10", "queuectl list --label nightly"])
 
     static let show = CommandSpec(
         "show", summary: "show one job in full, with its attempt history",
@@ -74,6 +76,15 @@ enum CommandTable {
                         options: [OptionSpec("all", help: "retry every dead job")],
                         examples: ["queuectl dlq retry job1", "queuectl dlq retry --all"]),
         ])
+
+    static let restart = CommandSpec(
+        "restart", summary: "run finished jobs (completed, dead, cancelled) again, their history kept",
+        arguments: [ArgumentSpec("ID", help: "finished job ids", optional: true, variadic: true)],
+        options: [
+            OptionSpec("failed", help: "restart every dead job"),
+            OptionSpec("as-new", help: "enqueue a copy under a new id instead, leaving the original as it is"),
+        ],
+        examples: ["queuectl restart job1", "queuectl restart --failed", "queuectl restart job1 --as-new"])
 
     static let worker = CommandSpec(
         "worker", summary: "start, stop and inspect the worker processes",
@@ -150,7 +161,7 @@ enum CommandTable {
     static var root: CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
+            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, restart, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

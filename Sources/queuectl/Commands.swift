@@ -22,6 +22,7 @@ enum Commands {
         case ["dashboard"]: return try DashboardCommand.run(cmd, store: store)
         case ["dlq", "list"]: return try ReadCommands.list(cmd, store: store, state: .dead)
         case ["dlq", "retry"]: return try DLQCommand.retry(cmd, store: store)
+        case ["restart"]: return try DLQCommand.restart(cmd, store: store)
         case ["config", "show"], ["config", "list"]: return try ConfigCommand.show(cmd, store: store)
         case ["config", "get"]: return try ConfigCommand.get(cmd, store: store)
         case ["init"]:
@@ -78,6 +79,17 @@ enum Commands {
 }
 
 enum DLQCommand {
+    static func restart(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        let failed = cmd.flag("failed")
+        if !failed && cmd.arguments.isEmpty { throw QueueError.usage("name the finished jobs to restart, or pass --failed; see 'queuectl list --state completed'") }
+        let ids = try Restart.run(store: store, ids: cmd.arguments, failed: failed, asNew: cmd.flag("as-new"))
+        for id in ids { print(id) }
+        Terminal.err(ids.isEmpty ? "no dead job to restart" : cmd.flag("as-new")
+                     ? "enqueued \(ids.count) cop\(ids.count == 1 ? "y" : "ies")"
+                     : "restarting \(ids.count) job\(ids.count == 1 ? "" : "s")")
+        return 0
+    }
+
     static func retry(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let all = cmd.flag("all")
         if all && !cmd.arguments.isEmpty { throw QueueError.usage("give job ids or --all, not both") }

@@ -5,7 +5,7 @@ import QueueCore
 enum EnqueueCommand {
     static let flagKeys: [(option: String, key: String)] = [
         ("id", "id"), ("max-retries", "max_retries"), ("priority", "priority"), ("timeout", "timeout"),
-        ("run-at", "run_at"), ("delay", "delay"), ("cwd", "cwd"),
+        ("run-at", "run_at"), ("delay", "delay"), ("cwd", "cwd"), ("label", "label"),
     ]
 
     /// The job's input, one way: JSON (inline or a file) or a shell command (an argument that is

@@ -5,10 +5,15 @@ enum ReadCommands {
     static func list(_ cmd: ParsedCommand, store: JSONStore, state forced: JobState? = nil) throws -> Int32 {
         let state = try forced ?? Commands.state(cmd)
         let limit = try Commands.int(cmd, "limit")
+        let label = cmd.value("label")
         var jobs: [Job]
         let total: Int
         // The newest jobs, or every job of one state (the DLQ), without loading the others.
-        if limit != nil || state != nil, let recent = try store.recent(limit: limit ?? Int.max, state: state) {
+        if let l = label {
+            jobs = try store.read { $0.ordered(state: state) }.filter { $0.label == l }
+            total = jobs.count
+            if let n = limit, jobs.count > n { jobs = Array(jobs.suffix(n)) }
+        } else if limit != nil || state != nil, let recent = try store.recent(limit: limit ?? Int.max, state: state) {
             (jobs, total) = recent
         } else {
             jobs = try store.read { $0.ordered(state: state) }
@@ -20,15 +25,18 @@ enum ReadCommands {
             return 0
         }
         if jobs.isEmpty {
-            Terminal.err(forced == .dead ? "the dead letter queue is empty" : state.map { "no \($0.rawValue) jobs" } ?? "no jobs")
+            Terminal.err(forced == .dead ? "the dead letter queue is empty" : (state.map { "no \($0.rawValue) jobs" } ?? "no jobs") + (label.map { " with label \"\($0)\"" } ?? ""))
             return 0
         }
         let now = Clock.nowMillis()
+        let labelled = jobs.contains { $0.label != nil }  // the column only when some job has one
         let rows = jobs.map { j -> [String] in
-            [j.id, Terminal.state(j.state), "\(j.attempts)/\(j.maxRetries + 1)", String(j.priority), when(j, now: now),
-             j.lastError.map { j.state == .completed ? "" : $0 } ?? "", j.command]
+            [j.id, Terminal.state(j.state), "\(j.attempts)/\(j.maxRetries + 1)", String(j.priority), when(j, now: now)]
+                + (labelled ? [j.label ?? ""] : [])
+                + [j.lastError.map { j.state == .completed ? "" : $0 } ?? "", j.command]
         }
-        print(Terminal.table(["ID", "STATE", "TRIES", "PRI", "WHEN", "LAST ERROR", "COMMAND"], rows, flex: 6))
+        let head = ["ID", "STATE", "TRIES", "PRI", "WHEN"] + (labelled ? ["LABEL"] : []) + ["LAST ERROR", "COMMAND"]
+        print(Terminal.table(head, rows, flex: head.count - 1))
         if total > jobs.count { Terminal.err("(\(total - jobs.count) older jobs not shown; raise --limit)") }
         return 0
     }
@@ -66,6 +74,7 @@ enum ReadCommands {
         rows.append(["timeout", job.timeout.map { $0 == 0 ? "none" : Clock.humanDuration($0) } ?? "config job_timeout"])
         rows.append(["cwd", job.cwd])
         if !job.dependsOn.isEmpty { rows.append(["after", job.dependsOn.joined(separator: ", ")]) }
+        if let l = job.label { rows.append(["label", l]) }
         if let p = job.workerPid { rows.append(["worker", "pid \(p)" + (job.workerHost.map { " on host " + Host.name(ofId: $0) } ?? "")]) }
         if let c = job.exitCode { rows.append(["exit code", String(c)]) }
         if let e = job.lastError { rows.append(["last error", e]) }

@@ -57,6 +57,7 @@ final class FlowTests: XCTestCase {
     func testRetention() throws { try runFlow("retention") }
     func testPlainCommandDrain() throws { try runFlow("plain_command_drain") }
     func testBatchDefaults() throws { try runFlow("batch_defaults") }
+    func testRestartAndLabels() throws { try runFlow("restart_labels") }
 
     // Hostile input: a hand-edited config.json, QUEUECTL_* impersonation, start/stop under compaction.
     func testHostileConfig() throws { try runFlow("hostile_config") }

@@ -90,6 +90,9 @@ final class HostileInputTests: HomeTestCase {
     static func jsonCases() -> [Refused] {
         var c: [Refused] = []
         let hugeString = "\"\(huge)\""
+        for raw in ["5", "\"\"", "\"a\\nb\"", "[]", "{}", "true", hugeString] {
+            c.append(json("label", raw))
+        }
         for raw in ["-1", "1.5", "1e300", "-1e300", "1e999", "9223372036854775808", "9223372036854775807", "1000000001",
                     "\"NaN\"", "\"Infinity\"", "\"\"", hugeString, hugeJSONNumber] {
             c.append(json("max_retries", raw))
@@ -136,6 +139,9 @@ final class HostileInputTests: HomeTestCase {
         }
         for v in ["10000-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "9999-12-31T23:59:60Z", "", "NaN", huge] {
             c.append(flag("run-at", v))
+        }
+        for v in ["", String(repeating: "x", count: 201), "two\nlines", "tab\there", "bell\u{7}", huge] {
+            c.append(flag("label", v))
         }
         return c
     }

@@ -19,6 +19,7 @@ final class JobSchemaTests: XCTestCase {
         j.lastError = "exit code 2"
         j.env = [("A", "1")]
         j.dependsOn = ["other"]
+        j.label = "nightly"
         j.workerPid = 42
         j.workerStart = 4242
         j.workerHost = "host"

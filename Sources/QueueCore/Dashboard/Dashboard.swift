@@ -160,6 +160,14 @@ public final class Dashboard {
                 try DeadLetters.retry(store: scratch(), ids: [id], all: false)
             }
             return HTTPResponse(status: 303, body: "", headers: [("Location", "/dlq")])
+        case (2, "jobs") where parts[1] == "restart":   // the job page's form
+            guard let id = r.form["id"].flatMap({ jobId(Substring($0)) }) else { throw QueueError.usage("give a job id") }
+            try Restart.run(store: scratch(), ids: [id], failed: false, asNew: false)
+            return HTTPResponse(status: 303, body: "", headers: [("Location", "/jobs/" + id)])
+        case (4, "api") where parts[1] == "jobs" && parts[3] == "restart":
+            guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }
+            let ids = try Restart.run(store: scratch(), ids: [id], failed: false, asNew: r.query["as_new"] == "1")
+            return json(.object([("restarted", .array(ids.map { .string($0) }))]))
         case (4, "api") where parts[1] == "jobs" && parts[3] == "retry":
             guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }
             let ids = try DeadLetters.retry(store: scratch(), ids: [id], all: false)

@@ -117,6 +117,7 @@ enum DashboardPages {
             ("Working directory", "<code>\(esc(j.cwd))</code>"),
             ("Exit code", j.exitCode.map(String.init) ?? "—"), ("Last error", esc(j.lastError ?? "—")),
         ]
+        if let l = j.label { fields.append(("Label", esc(l))) }
         if j.state == .processing, let h = j.workerHost {
             fields.append(("Worker", "pid \(j.workerPid.map(String.init) ?? "?") on host \(esc(Host.name(ofId: h)))"))
         }
@@ -127,7 +128,8 @@ enum DashboardPages {
             let result = a.finishedAt == nil ? "running" : (a.error ?? "exit code \(a.exitCode.map(String.init) ?? "?")")
             return "<details open><summary>Attempt \(a.number) · \(Clock.iso(a.startedAt)) · \(a.durationMs.map { Clock.humanDuration(Double($0) / 1000) } ?? "running") · \(esc(result))</summary><pre>\(out.isEmpty ? "<span class=\"muted\">(no output)</span>" : esc(out))</pre></details>"
         }.joined()
-        let retry = j.state == .dead ? "<form method=\"post\" action=\"/dlq/retry\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Retry</button></form>" : ""
+        let retry = j.state == .dead ? "<form method=\"post\" action=\"/dlq/retry\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Retry</button></form>"
+            : j.state.isFinished ? "<form method=\"post\" action=\"/jobs/restart\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Restart</button></form>" : ""
         return page(j.id, "Jobs", token: token, """
         <h1>Job <code>\(esc(j.id))</code></h1>\(retry)<dl>\(dl)</dl>
         <h2>Attempts</h2>\(attempts.isEmpty ? "<p class=\"muted\">not run yet</p>" : attempts)

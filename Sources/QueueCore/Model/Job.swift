@@ -91,6 +91,8 @@ public struct Job: Equatable {
     public var cwd: String
     public var env: [(String, String)] = []    // extra environment for the command
     public var dependsOn: [String] = []
+    /// A tag the user gave it (`--label`), shown in listings and used to filter them.
+    public var label: String?
     public var workerPid: Int? { get { _workerPid == Int32.min ? nil : Int(_workerPid) } set { _workerPid = newValue.map { Int32(clamping: $0) } ?? Int32.min } } // while processing
     /// The running attempt's process group (its leader's pid) and the leader's start time,
     /// recorded by the worker when it spawned it, in the claim's transaction: cancel and recovery
@@ -154,6 +156,7 @@ public struct Job: Equatable {
         if batchIndex != 0 { w.key(.batchIndex); w.int(batchIndex) }
         if !env.isEmpty { w.key(.env); w.json(JSON.object(env.map { ($0.0, .string($0.1)) })) }
         if !dependsOn.isEmpty { w.key(.dependsOn); w.json(JSON.array(dependsOn.map { .string($0) })) }
+        if let l = label { w.key(.label); w.str(l) }
         if let p = workerPid { w.key(.workerPid); w.int(p) }
         if let s = workerStart { w.key(.workerStart); w.int(s) }
         if let h = workerHost { w.key(.workerHost); w.str(h) }
@@ -199,6 +202,7 @@ public struct Job: Equatable {
             case .cwd: cwd = v.stringValue ?? "/"
             case .env: env = v.objectValue?.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? []
             case .dependsOn: dependsOn = v.arrayValue?.compactMap(\.stringValue) ?? []
+            case .label: label = v.stringValue
             case .workerPid: workerPid = v.intValue.map { Int($0) }
             case .workerStart: workerStart = v.intValue
             case .workerHost: workerHost = v.stringValue

@@ -4,8 +4,11 @@ import Glibc
 /// jobs. Every problem names the job and the key; a batch is checked whole before anything is written.
 public enum JobInput {
     public static let allowedKeys: [String] = [
-        "id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "cwd", "env", "depends_on",
+        "id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "cwd", "env", "depends_on", "label",
     ]
+
+    /// The longest label, in characters.
+    public static let maxLabel = 200
 
     /// Parses the text of `enqueue '<json>'` or `--file`: one object, an array, or JSON Lines.
     public static func parseDocuments(_ text: [UInt8], source: String) throws -> [JSON] {
@@ -154,6 +157,13 @@ public enum JobInput {
         if let v = value["cwd"], !v.isNull {
             guard let s = v.stringValue, s.hasPrefix("/") else { throw fail("cwd", "must be an absolute directory path") }
             job.cwd = s
+        }
+        if let v = value["label"], !v.isNull {
+            guard let s = v.stringValue, !s.isEmpty, s.count <= maxLabel,
+                  !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw fail("label", "must be text of 1 to \(maxLabel) characters on one line")
+            }
+            job.label = s
         }
         if let v = value["env"], !v.isNull {
             guard case .object(let e) = v else { throw fail("env", "must be an object of strings") }
