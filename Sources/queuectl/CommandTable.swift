@@ -77,6 +77,23 @@ enum CommandTable {
                         examples: ["queuectl dlq retry job1", "queuectl dlq retry --all"]),
         ])
 
+    static let edit = CommandSpec(
+        "edit", summary: "change a waiting job (pending, or failed awaiting its retry), validated as enqueue",
+        arguments: [ArgumentSpec("ID", help: "the job's id")],
+        options: [
+            OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run"),
+            OptionSpec("max-retries", value: "N", help: "retries after the first attempt"),
+            OptionSpec("priority", short: "p", value: "N", help: "higher runs first"),
+            OptionSpec("timeout", short: "t", value: "DURATION", help: "kill the job after this long (0 = none)"),
+            OptionSpec("run-at", value: "TIME", help: "not before this ISO-8601 time"),
+            OptionSpec("delay", short: "d", value: "DURATION", help: "not before this long from now"),
+            OptionSpec("after", value: "ID", help: "run only after this job completed (replaces its dependencies)", repeatable: true),
+            OptionSpec("cwd", value: "DIR", help: "working directory"),
+            OptionSpec("label", short: "l", value: "TEXT", help: "a tag shown in listings"),
+            json,
+        ],
+        examples: ["queuectl edit job1 --command 'make -j8 test'", "queuectl edit job1 --priority 10 --label urgent"])
+
     static let restart = CommandSpec(
         "restart", summary: "run finished jobs (completed, dead, cancelled) again, their history kept",
         arguments: [ArgumentSpec("ID", help: "finished job ids", optional: true, variadic: true)],
@@ -161,7 +178,7 @@ enum CommandTable {
     static var root: CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, restart, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
+            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, restart, edit, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

@@ -23,6 +23,7 @@ enum Commands {
         case ["dlq", "list"]: return try ReadCommands.list(cmd, store: store, state: .dead)
         case ["dlq", "retry"]: return try DLQCommand.retry(cmd, store: store)
         case ["restart"]: return try DLQCommand.restart(cmd, store: store)
+        case ["edit"]: return try EnqueueCommand.edit(cmd, store: store)
         case ["config", "show"], ["config", "list"]: return try ConfigCommand.show(cmd, store: store)
         case ["config", "get"]: return try ConfigCommand.get(cmd, store: store)
         case ["init"]:

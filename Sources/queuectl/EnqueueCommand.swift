@@ -82,6 +82,16 @@ enum EnqueueCommand {
     }
 
     /// Output of a streamed batch: its ids (with --json, its jobs as stored).
+    /// `edit ID --flag …`: the same flags, parsed the same way, laid over the job's own fields.
+    static func edit(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
+        var fields = try flagFields(cmd)
+        if let c = cmd.value("command") { fields.append(("command", .string(c))) }
+        let job = try Edit.run(store: store, id: cmd.arguments[0], fields: fields)
+        if cmd.flag("json") { print(job.json.pretty()) } else { print(job.id) }
+        Terminal.err("edited job \(job.id)")
+        return 0
+    }
+
     static func printIds(_ ids: [String], json: Bool, store: JSONStore) -> Int32 {
         if json {
             print(JSON.array(ids.compactMap { try? store.job($0) }.map(\.json)).pretty())

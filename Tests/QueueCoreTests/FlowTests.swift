@@ -58,6 +58,7 @@ final class FlowTests: XCTestCase {
     func testPlainCommandDrain() throws { try runFlow("plain_command_drain") }
     func testBatchDefaults() throws { try runFlow("batch_defaults") }
     func testRestartAndLabels() throws { try runFlow("restart_labels") }
+    func testEdit() throws { try runFlow("edit") }
 
     // Hostile input: a hand-edited config.json, QUEUECTL_* impersonation, start/stop under compaction.
     func testHostileConfig() throws { try runFlow("hostile_config") }

@@ -1,0 +1,73 @@
+/// `edit`: changes a job that is waiting (pending, or failed and waiting for its retry), with
+/// the same validation as `enqueue`: the new fields are laid over the job's own, the whole is
+/// validated as an input job would be, and only what a user gives at enqueue changes — the id,
+/// the state, the attempts and the history stay. A running or finished job is refused with what
+/// to do instead.
+public enum Edit {
+    /// `fields`: job keys and values, as `enqueue`'s flags give them. Returns the edited job.
+    @discardableResult
+    public static func run(store: JSONStore, id: String, fields: [(String, JSON)]) throws -> Job {
+        guard !fields.isEmpty else { throw QueueError.usage("say what to change, e.g. --command CMD or --priority N; see 'queuectl edit --help'") }
+        if let k = fields.first(where: { $0.0 == "id" })?.0 { throw QueueError.usage("--\(k) cannot be edited: a job keeps its id; 'queuectl restart \(id) --as-new' copies it under a new one") }
+        let config = try store.config()
+        let now = Clock.nowMillis()
+        return try store.transaction { tx in
+            guard var job = try tx.job(id) else { throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'") }
+            switch job.state {
+            case .pending, .failed: break
+            case .processing:
+                throw QueueError.conflict("job \"\(id)\" is running and cannot be edited; cancel it ('queuectl cancel \(id)') or let it finish, then 'queuectl restart \(id) --as-new' and edit the copy")
+            case .completed, .dead, .cancelled:
+                throw QueueError.conflict("job \"\(id)\" is \(job.state.rawValue) and cannot be edited; 'queuectl restart \(id) --as-new' copies it, and the copy can be edited")
+            }
+            // What the user gave at enqueue, with the new fields over it, validated as input.
+            let input = JobInput.merging(fields, into: inputForm(of: job), override: true)
+            let edited = try JobInput.job(from: input, index: 0, total: 1, config: config, now: now, cwd: job.cwd)
+            for d in edited.dependsOn {
+                guard d != id else { throw QueueError.invalidJob("job \"\(id)\": cannot depend on itself") }
+                guard try tx.contains(d) else { throw QueueError.invalidJob("job \"\(id)\": depends on unknown job \"\(d)\"") }
+            }
+            try checkNoCycle(id: id, dependsOn: edited.dependsOn, tx: tx)
+            job.command = edited.command
+            job.maxRetries = edited.maxRetries
+            job.priority = edited.priority
+            job.timeout = edited.timeout
+            job.cwd = edited.cwd
+            job.env = edited.env
+            job.dependsOn = edited.dependsOn
+            job.label = edited.label
+            if fields.contains(where: { $0.0 == "run_at" || $0.0 == "delay" }) {
+                job.runAt = edited.runAt
+                job.nextRunAt = edited.runAt
+            }
+            job.updatedAt = tx.now
+            try tx.put(job)
+            return job
+        }
+    }
+
+    /// The job's user-given fields as enqueue's JSON input.
+    static func inputForm(of j: Job) -> JSON {
+        var pairs: [(String, JSON)] = [("id", .string(j.id)), ("command", .string(j.command)),
+                                       ("max_retries", .int(Int64(j.maxRetries))), ("priority", .int(Int64(j.priority))),
+                                       ("cwd", .string(j.cwd))]
+        if let t = j.timeout { pairs.append(("timeout", .double(t))) }
+        if !j.env.isEmpty { pairs.append(("env", .object(j.env.map { ($0.0, .string($0.1)) }))) }
+        if !j.dependsOn.isEmpty { pairs.append(("depends_on", .array(j.dependsOn.map { .string($0) }))) }
+        if let l = j.label { pairs.append(("label", .string(l))) }
+        return .object(pairs)
+    }
+
+    /// A new dependency must not lead back to the job: follow the existing edges from it.
+    static func checkNoCycle(id: String, dependsOn: [String], tx: Transaction) throws {
+        var seen: Set<String> = []
+        var stack = dependsOn.map { [id, $0] }
+        while let path = stack.popLast() {
+            guard let last = path.last, seen.insert(last).inserted, let j = try tx.job(last) else { continue }
+            for d in j.dependsOn {
+                if d == id { throw QueueError.invalidJob("dependency cycle: " + (path + [id]).joined(separator: " -> ")) }
+                stack.append(path + [d])
+            }
+        }
+    }
+}
