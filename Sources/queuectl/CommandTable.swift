@@ -4,6 +4,18 @@ import QueueCore
 enum CommandTable {
     static let json = OptionSpec("json", help: "print JSON only, for scripts")
 
+    /// A job's fields as options, for `enqueue` and `edit` (the same parsing: EnqueueCommand.flagFields).
+    static let jobFields: [OptionSpec] = [
+        OptionSpec("max-retries", value: "N", help: "retries after the first attempt (default: config max_retries)"),
+        OptionSpec("priority", short: "p", value: "N", help: "higher runs first (default 0)"),
+        OptionSpec("timeout", short: "t", value: "DURATION", help: "kill the job after this long (0 = none)"),
+        OptionSpec("run-at", value: "TIME", help: "not before this ISO-8601 time"),
+        OptionSpec("delay", short: "d", value: "DURATION", help: "not before this long from now: 30s, 5m, 2h, 1d"),
+        OptionSpec("after", value: "ID", help: "run only after this job completed (edit: replaces its dependencies)", repeatable: true),
+        OptionSpec("cwd", value: "DIR", help: "working directory (default: the current one)"),
+        OptionSpec("label", short: "l", value: "TEXT", help: "a tag shown in listings; 'list --label TEXT' finds the jobs that have it"),
+    ]
+
     static let enqueue = CommandSpec(
         "enqueue", summary: "add jobs to the queue",
         arguments: [ArgumentSpec("JOB", help: "a job: JSON if it starts with { or [ (e.g. '{\"id\":\"job1\",\"command\":\"sleep 2\"}'), otherwise the shell command itself, as with --command. The job-field options below (--id to --label) also apply to JSON input (here or --file): they replace a single job's keys, and are defaults under a batch's own keys", optional: true)],
@@ -11,16 +23,7 @@ enum CommandTable {
             OptionSpec("file", short: "f", value: "PATH", help: "read jobs from a file (- = stdin): an object, an array or JSON Lines"),
             OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run"),
             OptionSpec("id", value: "ID", help: "job id (default: generated)"),
-            OptionSpec("max-retries", value: "N", help: "retries after the first attempt (default: config max_retries)"),
-            OptionSpec("priority", short: "p", value: "N", help: "higher runs first (default 0)"),
-            OptionSpec("timeout", short: "t", value: "DURATION", help: "kill the job after this long (0 = none)"),
-            OptionSpec("run-at", value: "TIME", help: "not before this ISO-8601 time"),
-            OptionSpec("delay", short: "d", value: "DURATION", help: "not before this long from now: 30s, 5m, 2h, 1d"),
-            OptionSpec("after", value: "ID", help: "run only after this job completed", repeatable: true),
-            OptionSpec("cwd", value: "DIR", help: "working directory (default: the current one)"),
-            OptionSpec("label", short: "l", value: "TEXT", help: "a tag shown in listings; 'list --label TEXT' finds the jobs that have it"),
-            json,
-        ],
+        ] + jobFields + [json],
         examples: [
             "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
             "queuectl enqueue 'echo hi'                      # a command, not JSON",
@@ -80,18 +83,7 @@ enum CommandTable {
     static let edit = CommandSpec(
         "edit", summary: "change a waiting job (pending, or failed awaiting its retry), validated as enqueue",
         arguments: [ArgumentSpec("ID", help: "the job's id")],
-        options: [
-            OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run"),
-            OptionSpec("max-retries", value: "N", help: "retries after the first attempt"),
-            OptionSpec("priority", short: "p", value: "N", help: "higher runs first"),
-            OptionSpec("timeout", short: "t", value: "DURATION", help: "kill the job after this long (0 = none)"),
-            OptionSpec("run-at", value: "TIME", help: "not before this ISO-8601 time"),
-            OptionSpec("delay", short: "d", value: "DURATION", help: "not before this long from now"),
-            OptionSpec("after", value: "ID", help: "run only after this job completed (replaces its dependencies)", repeatable: true),
-            OptionSpec("cwd", value: "DIR", help: "working directory"),
-            OptionSpec("label", short: "l", value: "TEXT", help: "a tag shown in listings"),
-            json,
-        ],
+        options: [OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run")] + jobFields + [json],
         examples: ["queuectl edit job1 --command 'make -j8 test'", "queuectl edit job1 --priority 10 --label urgent"])
 
     static let restart = CommandSpec(
