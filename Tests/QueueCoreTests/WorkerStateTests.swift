@@ -196,6 +196,22 @@ final class WorkerStateTests: XCTestCase {
         XCTAssertTrue(MemoryLayout<Job>.size <= 216, "Job is \(MemoryLayout<Job>.size) bytes")
     }
 
+    /// The out-of-line strings are copied on write: a copy of a job never sees the other's change.
+    func testAJobsRareStringsAreCopiedOnWrite() {
+        var a = Job(id: "a", command: "true", maxRetries: 0, createdAt: 0, cwd: "/")
+        a.label = "one"
+        var b = a
+        b.label = "two"
+        b.lastError = "boom"
+        XCTAssertEqual(a.label, "one")
+        XCTAssertNil(a.lastError)
+        XCTAssertEqual(b.label, "two")
+        b.label = nil
+        b.lastError = nil
+        XCTAssertNil(b.label)
+        XCTAssertEqual(a.label, "one")
+    }
+
     /// Retention reads a record's own `finished_at`, whatever keys its `env` holds.
     func testTheFinishTimeScanIsNotFooledByEnvironmentKeys() throws {
         var j = Job(id: "e", command: "true", maxRetries: 0, createdAt: 1_000, cwd: "/")

@@ -87,12 +87,12 @@ public struct Job: Equatable {
     public var nextRunAt: Millis? { get { _nextRunAt == Millis.min ? nil : _nextRunAt } set { _nextRunAt = newValue ?? Millis.min } } // earliest next start (run_at, then backoff)
     public var timeout: Double? { get { _timeout.isNaN ? nil : _timeout } set { _timeout = newValue ?? .nan } } // nil = configured job_timeout; 0 = none
     public var exitCode: Int? { get { _exitCode == Int32.min ? nil : Int(_exitCode) } set { _exitCode = newValue.map { Int32(clamping: $0) } ?? Int32.min } }
-    public var lastError: String?
+    public var lastError: String? { get { extras?.lastError } set { setExtra { $0.lastError = newValue } } }
     public var cwd: String
     public var env: [(String, String)] = []    // extra environment for the command
     public var dependsOn: [String] = []
     /// A tag the user gave it (`--label`), shown in listings and used to filter them.
-    public var label: String?
+    public var label: String? { get { extras?.label } set { setExtra { $0.label = newValue } } }
     public var workerPid: Int? { get { _workerPid == Int32.min ? nil : Int(_workerPid) } set { _workerPid = newValue.map { Int32(clamping: $0) } ?? Int32.min } } // while processing
     /// The running attempt's process group (its leader's pid) and the leader's start time,
     /// recorded by the worker when it spawned it, in the claim's transaction: cancel and recovery
@@ -100,7 +100,7 @@ public struct Job: Equatable {
     public var jobPgid: Int? { get { _jobPgid == Int32.min ? nil : Int(_jobPgid) } set { _jobPgid = newValue.map { Int32(clamping: $0) } ?? Int32.min } }
     public var jobStart: Int64? { get { _jobStart == Int64.min ? nil : _jobStart } set { _jobStart = newValue ?? Int64.min } }
     public var workerStart: Int64? { get { _workerStart == Int64.min ? nil : _workerStart } set { _workerStart = newValue ?? Int64.min } } // the worker's /proc start time, to detect pid reuse
-    public var workerHost: String?             // the worker's host (Host.id): its pid means nothing elsewhere
+    public var workerHost: String? { get { extras?.workerHost } set { setExtra { $0.workerHost = newValue } } } // the worker's host (Host.id): its pid means nothing elsewhere
     public var startedAt: Millis? { get { _startedAt == Millis.min ? nil : _startedAt } set { _startedAt = newValue ?? Millis.min } } // start of the current/last attempt
     public var firstStartedAt: Millis? { get { _firstStartedAt == Millis.min ? nil : _firstStartedAt } set { _firstStartedAt = newValue ?? Millis.min } }
     public var finishedAt: Millis? { get { _finishedAt == Millis.min ? nil : _finishedAt } set { _finishedAt = newValue ?? Millis.min } }
@@ -111,6 +111,22 @@ public struct Job: Equatable {
     private var _firstStartedAt = Millis.min, _finishedAt = Millis.min, _workerStart = Int64.min
     private var _jobStart = Int64.min
     private var _timeout = Double.nan
+    /// Strings most waiting jobs do not have, out of line (8 bytes instead of 48): a worker holds
+    /// every live job, and each byte of a Job is a megabyte at a million jobs. Copied on write.
+    private var extras: Extras?
+
+    private final class Extras {
+        var lastError: String?, workerHost: String?, label: String?
+        init(_ e: Extras? = nil) { (lastError, workerHost, label) = (e?.lastError, e?.workerHost, e?.label) }
+        var isEmpty: Bool { lastError == nil && workerHost == nil && label == nil }
+    }
+
+    private mutating func setExtra(_ change: (Extras) -> Void) {
+        if !isKnownUniquelyReferenced(&extras) { extras = Extras(extras) }  // shared, or none yet
+        guard let box = extras else { return }
+        change(box)
+        if box.isEmpty { extras = nil }
+    }
 
     public init(id: String, command: String, state: JobState = .pending, maxRetries: Int, createdAt: Millis, cwd: String) {
         self.id = id
