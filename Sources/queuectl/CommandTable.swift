@@ -14,6 +14,8 @@ enum CommandTable {
         OptionSpec("after", value: "ID", help: "run only after this job completed (edit: replaces its dependencies)", repeatable: true),
         OptionSpec("cwd", value: "DIR", help: "working directory (default: the current one)"),
         OptionSpec("label", short: "l", value: "TEXT", help: "a tag shown in listings; 'list --label TEXT' finds the jobs that have it"),
+        OptionSpec("queue", short: "q", value: "NAME", help: "the named queue it joins (default: default); see 'queuectl queue list'"),
+        OptionSpec("slots", value: "N", help: "how much of its queue's parallel limit it takes while it runs, 1-\(QueueSettings.maxSlots) (default 1)"),
     ]
 
     static let enqueue = CommandSpec(
@@ -39,6 +41,7 @@ enum CommandTable {
             OptionSpec("state", short: "s", value: "STATE", help: "only jobs in this state (\(JobState.names))"),
             OptionSpec("limit", short: "n", value: "N", help: "at most N jobs (the most recent N)"),
             OptionSpec("label", short: "l", value: "TEXT", help: "only jobs with this label"),
+            OptionSpec("queue", short: "q", value: "NAME", help: "only jobs of this queue"),
             json,
         ],
         examples: ["queuectl list --state pending", "queuectl list --json --limit 10", "queuectl list --label nightly"])
@@ -91,9 +94,46 @@ enum CommandTable {
         arguments: [ArgumentSpec("ID", help: "finished job ids", optional: true, variadic: true)],
         options: [
             OptionSpec("failed", help: "restart every dead job"),
+            OptionSpec("queue", short: "q", value: "NAME", help: "with --failed: only the dead jobs of this queue"),
             OptionSpec("as-new", help: "enqueue a copy under a new id instead, leaving the original as it is"),
         ],
-        examples: ["queuectl restart job1", "queuectl restart --failed", "queuectl restart job1 --as-new"])
+        examples: ["queuectl restart job1", "queuectl restart --failed", "queuectl restart --queue gpu --failed", "queuectl restart job1 --as-new"])
+
+    static let queue = CommandSpec(
+        "queue", summary: "named queues: their parallel limits, pauses and jobs (alone: queue list)",
+        subcommands: [
+            CommandSpec("list", summary: "each queue's state, running slots of its limit, and jobs per state", options: [json],
+                        examples: ["queuectl queue list"]),
+            CommandSpec("set", summary: "set a queue's parallel limit, at once on every host",
+                        arguments: [ArgumentSpec("NAME", help: "the queue (it need not have jobs yet)")],
+                        options: [OptionSpec("parallel", short: "p", value: "N", help: "slots of its jobs running at once, on every host together (0 = no limit beyond the workers)")],
+                        examples: ["queuectl queue set gpu --parallel 1", "queuectl queue set default --parallel 0"]),
+        ],
+        defaultSubcommand: "list")
+
+    static let pause = CommandSpec(
+        "pause", summary: "stop new claims of a queue or of jobs; a paused running job is stopped (SIGSTOP) until resumed",
+        arguments: [ArgumentSpec("ID", help: "job ids (waiting ones are held, running ones stopped)", optional: true, variadic: true)],
+        options: [
+            OptionSpec("queue", short: "q", value: "NAME", help: "pause this queue instead: no new job of it starts"),
+            OptionSpec("jobs", help: "with --queue: stop its running jobs too (their timeouts do not count the time stopped)"),
+        ],
+        examples: ["queuectl pause --queue default", "queuectl pause --queue gpu --jobs", "queuectl pause job1 job2"])
+
+    static let resume = CommandSpec(
+        "resume", summary: "undo pause: claims go on, stopped jobs continue (SIGCONT)",
+        arguments: [ArgumentSpec("ID", help: "job ids", optional: true, variadic: true)],
+        options: [OptionSpec("queue", short: "q", value: "NAME", help: "resume this queue")],
+        examples: ["queuectl resume --queue gpu", "queuectl resume job1"])
+
+    static let move = CommandSpec(
+        "move", summary: "reorder a waiting job within its queue (priority still comes first)",
+        arguments: [ArgumentSpec("ID", help: "the job to move")],
+        options: [
+            OptionSpec("first", help: "ahead of every other job of its priority"),
+            OptionSpec("before", value: "OTHER", help: "just ahead of job OTHER (same queue, priority not higher than this job's)"),
+        ],
+        examples: ["queuectl move job7 --first", "queuectl move job7 --before job3"])
 
     static let worker = CommandSpec(
         "worker", summary: "start, stop and inspect the worker processes",
@@ -104,8 +144,9 @@ enum CommandTable {
                             OptionSpec("detach", short: "d", help: "run in the background; return once the workers are up"),
                             OptionSpec("drain", help: "exit once no job is pending, running or awaiting a retry: 0 if every job the workers ran completed, else 1"),
                             OptionSpec("drain-wait", value: "DURATION", help: "with --drain, also wait for delayed jobs due within this long (default 0: leave them)"),
+                            OptionSpec("queues", short: "q", value: "A,B", help: "take jobs only from these queues (default: every queue), e.g. a host with a GPU serves gpu"),
                         ],
-                        examples: ["queuectl worker start --count 4", "queuectl worker start -c 2 --detach", "queuectl worker start --drain -c 2   # in CI: run what is queued, then exit"]),
+                        examples: ["queuectl worker start --count 4", "queuectl worker start -c 2 --detach", "queuectl worker start --queues gpu -c 1 --detach", "queuectl worker start --drain -c 2   # in CI: run what is queued, then exit"]),
             CommandSpec("stop", summary: "stop this host's workers (or another's, or all): running jobs finish first; returns when they are gone",
                         options: [
                             OptionSpec("timeout", value: "DURATION", help: "wait this long for running jobs, then interrupt them (default 60s)"),
@@ -170,7 +211,7 @@ enum CommandTable {
     static var root: CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, restart, edit, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
+            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, restart, edit, queue, pause, resume, move, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

@@ -24,6 +24,11 @@ enum Commands {
         case ["dlq", "retry"]: return try DLQCommand.retry(cmd, store: store)
         case ["restart"]: return try DLQCommand.restart(cmd, store: store)
         case ["edit"]: return try EnqueueCommand.edit(cmd, store: store)
+        case ["queue", "list"]: return try QueueCommands.list(cmd, store: store)
+        case ["queue", "set"]: return try QueueCommands.set(cmd, store: store)
+        case ["pause"]: return try QueueCommands.pause(cmd, store: store, paused: true)
+        case ["resume"]: return try QueueCommands.pause(cmd, store: store, paused: false)
+        case ["move"]: return try QueueCommands.move(cmd, store: store)
         case ["config", "show"], ["config", "list"]: return try ConfigCommand.show(cmd, store: store)
         case ["config", "get"]: return try ConfigCommand.get(cmd, store: store)
         case ["init"]:
@@ -83,7 +88,9 @@ enum DLQCommand {
     static func restart(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let failed = cmd.flag("failed")
         if !failed && cmd.arguments.isEmpty { throw QueueError.usage("name the finished jobs to restart, or pass --failed; see 'queuectl list --state completed'") }
-        let ids = try Restart.run(store: store, ids: cmd.arguments, failed: failed, asNew: cmd.flag("as-new"))
+        let queue = cmd.value("queue")
+        if queue != nil && !failed { throw QueueError.usage("--queue goes with --failed: 'queuectl restart --queue \(queue ?? "") --failed'") }
+        let ids = try Restart.run(store: store, ids: cmd.arguments, failed: failed, queue: queue, asNew: cmd.flag("as-new"))
         for id in ids { print(id) }
         Terminal.err(ids.isEmpty ? "no dead job to restart" : cmd.flag("as-new")
                      ? "enqueued \(ids.count) cop\(ids.count == 1 ? "y" : "ies")"

@@ -5,7 +5,7 @@ import QueueCore
 enum EnqueueCommand {
     static let flagKeys: [(option: String, key: String)] = [
         ("id", "id"), ("max-retries", "max_retries"), ("priority", "priority"), ("timeout", "timeout"),
-        ("run-at", "run_at"), ("delay", "delay"), ("cwd", "cwd"), ("label", "label"),
+        ("run-at", "run_at"), ("delay", "delay"), ("cwd", "cwd"), ("label", "label"), ("queue", "queue"), ("slots", "slots"),
     ]
 
     /// The job's input, one way: JSON (inline or a file) or a shell command (an argument that is
@@ -132,6 +132,12 @@ enum EnqueueCommand {
                     throw bad("a whole number between \(low) and \(JobInput.maxWhole)")
                 }
                 o.append((key, .int(i)))
+            case "slots":
+                guard let i = Int64(v), i >= 1, i <= Int64(QueueSettings.maxSlots) else { throw bad("a whole number between 1 and \(QueueSettings.maxSlots)") }
+                o.append((key, .int(i)))
+            case "queue":
+                guard QueueSettings.isValidName(v) else { throw bad("a queue name (\(QueueSettings.nameRule))") }
+                o.append((key, .string(v)))
             case "timeout", "delay":
                 guard let d = Clock.parseDuration(v), Clock.millis(seconds: d) != nil else {
                     throw bad("seconds or a duration like 30s, 5m, 2h, between 0 and \(Clock.maxDurationText)")

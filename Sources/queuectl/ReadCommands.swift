@@ -6,11 +6,12 @@ enum ReadCommands {
         let state = try forced ?? Commands.state(cmd)
         let limit = try Commands.int(cmd, "limit")
         let label = cmd.value("label")
+        let queue = cmd.value("queue")
         var jobs: [Job]
         let total: Int
         // The newest jobs, or every job of one state (the DLQ), without loading the others.
-        if let l = label {
-            jobs = try store.read { $0.ordered(state: state) }.filter { $0.label == l }
+        if label != nil || queue != nil {
+            jobs = try store.read { $0.ordered(state: state) }.filter { (label == nil || $0.label == label) && (queue == nil || $0.queue == queue) }
             total = jobs.count
             if let n = limit, jobs.count > n { jobs = Array(jobs.suffix(n)) }
         } else if limit != nil || state != nil, let recent = try store.recent(limit: limit ?? Int.max, state: state) {
@@ -25,17 +26,19 @@ enum ReadCommands {
             return 0
         }
         if jobs.isEmpty {
-            Terminal.err(forced == .dead ? "the dead letter queue is empty" : (state.map { "no \($0.rawValue) jobs" } ?? "no jobs") + (label.map { " with label \"\($0)\"" } ?? ""))
+            Terminal.err(forced == .dead ? "the dead letter queue is empty" : (state.map { "no \($0.rawValue) jobs" } ?? "no jobs") + (queue.map { " in queue \($0)" } ?? "") + (label.map { " with label \"\($0)\"" } ?? ""))
             return 0
         }
         let now = Clock.nowMillis()
         let labelled = jobs.contains { $0.label != nil }  // the column only when some job has one
+        let queued = jobs.contains { $0.queue != QueueSettings.defaultQueue }  // likewise
         let rows = jobs.map { j -> [String] in
-            [j.id, Terminal.state(j.state), "\(j.attempts)/\(j.maxRetries + 1)", String(j.priority), when(j, now: now)]
+            [j.id, Terminal.state(j.state) + (j.paused && j.state.isLive ? " (paused)" : ""), "\(j.attempts)/\(j.maxRetries + 1)", String(j.priority), when(j, now: now)]
+                + (queued ? [j.queue] : [])
                 + (labelled ? [j.label ?? ""] : [])
                 + [j.lastError.map { j.state == .completed ? "" : $0 } ?? "", j.command]
         }
-        let head = ["ID", "STATE", "TRIES", "PRI", "WHEN"] + (labelled ? ["LABEL"] : []) + ["LAST ERROR", "COMMAND"]
+        let head = ["ID", "STATE", "TRIES", "PRI", "WHEN"] + (queued ? ["QUEUE"] : []) + (labelled ? ["LABEL"] : []) + ["LAST ERROR", "COMMAND"]
         print(Terminal.table(head, rows, flex: head.count - 1))
         if total > jobs.count { Terminal.err("(\(total - jobs.count) older jobs not shown; raise --limit)") }
         return 0
@@ -65,7 +68,8 @@ enum ReadCommands {
         }
         func t(_ m: Millis?) -> String { m.map { Clock.iso($0) } ?? "-" }
         var rows: [[String]] = [
-            ["id", job.id], ["command", job.command], ["state", Terminal.state(job.state)],
+            ["id", job.id], ["command", job.command], ["state", Terminal.state(job.state) + (job.paused && job.state.isLive ? " (paused: 'queuectl resume \(job.id)')" : "")],
+            ["queue", job.queue + (job.slots != 1 ? ", \(job.slots) slots" : "")],
             ["attempts", "\(job.attempts) of \(job.maxRetries + 1)"], ["priority", String(job.priority)],
             ["created", t(job.createdAt)], ["updated", t(job.updatedAt)],
         ]
@@ -103,6 +107,7 @@ enum ReadCommands {
         let compactionFailure = ((try? Posix.readFile(store.home.compactionFailure)) ?? nil)
             .map { String(decoding: $0, as: UTF8.self).trimmingTrailingNewlines }
         let configProblems = try store.config().problems  // a hand-edited config.json: defaults in use
+        let queues = try store.queueSettings()  // limits and pauses only: per-queue counts are 'queue list'
         if cmd.flag("json") {
             let c = JSON.object(JobState.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })
             let workers = JSON.array(live?.workers.map { .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) } ?? [])
@@ -113,6 +118,7 @@ enum ReadCommands {
                                ("supervisor_host", live.map { .string($0.hostName) } ?? .null),
                                ("hosts", .array(hosts.map { WorkerCommands.hostJSON($0, jobs: false) })),
                                ("file_system", .string(fs.name)),
+                               ("queues", queues.json),
                                ("compaction_failure", compactionFailure.map { .string($0) } ?? .null),
                                ("config_problems", .array(configProblems.map { .string($0) })),
                                ("wakeup", .string(live.map { $0.wakeup.isEmpty ? fs.wakeup : $0.wakeup } ?? fs.wakeup))]).pretty())
@@ -123,6 +129,13 @@ enum ReadCommands {
         print(Terminal.bold("total") + String(repeating: " ", count: 7) + String(total))
         if let next = scheduled.next {
             print("\n\(scheduled.count) waiting for a later time; the next is due in \(Clock.humanDuration(Double(next - now) / 1000)) (\(Clock.local(next)))")
+        }
+        if !queues.names.isEmpty {
+            let parts = queues.names.map { n -> String in
+                let q = queues[n]
+                return n + (q.parallel > 0 ? " at most \(q.parallel) at once" : "") + (q.paused ? (q.stopsRunning ? " (paused, its running jobs stopped)" : " (paused)") : "")
+            }
+            print("\nqueues: " + parts.joined(separator: "; ") + "; see 'queuectl queue list'")
         }
         for p in configProblems { print("\nconfig: \(p)") }
         if let why = compactionFailure {

@@ -11,12 +11,23 @@ enum WorkerCommands {
         }
     }
 
+    /// `a,b` → the queue names, each checked; nil when the option is absent.
+    static func queueNames(_ text: String?, option: String) throws -> Set<String>? {
+        guard let text else { return nil }
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0.filter { $0 != " " }) }
+        for n in names where !QueueSettings.isValidName(n) {
+            throw QueueError.usage("invalid queue name '\(n.prefix(40))' in --\(option): \(QueueSettings.nameRule); separate names with commas, e.g. --\(option) gpu,default")
+        }
+        return Set(names)
+    }
+
     static func start(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let count = try Commands.int(cmd, "count", min: 1, max: 1024) ?? 1
         let drainWait = try OperationCommands.duration(cmd, "drain-wait")
         if drainWait != nil && !cmd.flag("drain") { throw QueueError.usage("--drain-wait goes with --drain") }
         let supervisor = Supervisor(store: store, count: count, log: logger())
         if cmd.flag("drain") { supervisor.drainWait = drainWait ?? 0 }
+        supervisor.queues = try queueNames(cmd.value("queues"), option: "queues")
         try supervisor.acquire()
         if !cmd.flag("detach") {
             return supervisor.run(ready: {})
@@ -99,7 +110,8 @@ enum WorkerCommands {
                                           : "wake-up \(p.wakeup.isEmpty ? "inotify" : p.wakeup) (\(p.fileSystem))"
             let lease = h.leaseAge.map { ", lease renewed \(Clock.humanDuration($0)) ago" } ?? ""
             if n > 0 { print("") }
-            print("host \(p.hostName)\(p.isThisHost ? " (this host)" : ""): supervisor pid \(p.supervisorPid), up since \(Clock.local(p.startedAt)), \(p.workers.count) worker\(p.workers.count == 1 ? "" : "s"), \(wake)\(lease)\(p.logPath.map { ", log \($0)" } ?? "")")
+            let serves = p.queues.map { ", serving queue\($0.count == 1 ? "" : "s") \($0.joined(separator: ","))" } ?? ""
+            print("host \(p.hostName)\(p.isThisHost ? " (this host)" : ""): supervisor pid \(p.supervisorPid), up since \(Clock.local(p.startedAt)), \(p.workers.count) worker\(p.workers.count == 1 ? "" : "s")\(serves), \(wake)\(lease)\(p.logPath.map { ", log \($0)" } ?? "")")
             let rows = h.workers.map { w -> [String] in
                 guard let j = w.job else { return [String(w.slot), String(w.pid), Terminal.dim("idle"), "", ""] }
                 return [String(w.slot), String(w.pid), j.id, "for " + Clock.humanDuration(Double(now - (j.startedAt ?? now)) / 1000), j.command]
@@ -135,6 +147,7 @@ enum WorkerCommands {
             ("host", .string(p.hostName)), ("host_id", .string(p.hostId)), ("this_host", .bool(p.isThisHost)),
             ("supervisor_pid", .int(Int64(p.supervisorPid))), ("started_at", .string(Clock.iso(p.startedAt))),
             ("file_system", .string(p.fileSystem)), ("wakeup", .string(p.wakeup)),
+            ("queues", p.queues.map { .array($0.map { .string($0) }) } ?? .null),
             ("lease_age_seconds", h.leaseAge.map { .double($0) } ?? .null),
             ("workers", .array(h.workers.map { jobs ? workerJSON($0) : .object([("slot", .int(Int64($0.slot))), ("pid", .int(Int64($0.pid)))]) })),
         ])

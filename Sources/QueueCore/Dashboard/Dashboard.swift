@@ -85,7 +85,10 @@ public final class Dashboard {
         switch (parts.count, parts.first) {
         case (0, _):
             let o = try overview(now: now, recent: 10)
-            return html(DashboardPages.overview(recent: o.recent, workers: o.workers, metrics: o.metrics, now: now, token: token))
+            return html(DashboardPages.overview(recent: o.recent, workers: o.workers, metrics: o.metrics, queues: try store.queueSettings(), now: now, token: token))
+        case (1, "queues"):
+            let s = scratch()
+            return html(DashboardPages.queues(try QueueSummary.all(store: s), settings: try s.queueSettings(), token: token))
         case (1, "jobs"):
             let filter = try r.query["state"].flatMap { $0.isEmpty ? nil : $0 }.map(parseState)
             let asked = max(1, min(1_000_000, Int(r.query["page"] ?? "1") ?? 1))
@@ -143,6 +146,8 @@ public final class Dashboard {
             return json(.array(logs(job).map { .object([("attempt", .int(Int64($0.0))), ("output", .string($0.1))]) }))
         case (1, "metrics"):
             return json(Metrics.compute(try scratch().read { $0 }, now: now).json)
+        case (1, "queues"):
+            return json(.array(try QueueSummary.all(store: scratch()).map(\.json)))
         default:
             return json(.object([("error", .string("not found"))]), status: 404)
         }
@@ -168,6 +173,22 @@ public final class Dashboard {
             guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }
             let ids = try Restart.run(store: scratch(), ids: [id], failed: false, asNew: r.query["as_new"] == "1")
             return json(.object([("restarted", .array(ids.map { .string($0) }))]))
+        case (2, "queues") where parts[1] == "pause" || parts[1] == "resume":   // the queue table's forms
+            guard let name = r.form["name"] else { throw QueueError.usage("give a queue name") }
+            try Pause.queue(store: scratch(), name: name, paused: parts[1] == "pause", stopRunning: r.form["jobs"] == "1")
+            return HTTPResponse(status: 303, body: "", headers: [("Location", "/queues")])
+        case (2, "jobs") where parts[1] == "pause" || parts[1] == "resume":   // the job page's form
+            guard let id = r.form["id"].flatMap({ jobId(Substring($0)) }) else { throw QueueError.usage("give a job id") }
+            try Pause.jobs(store: scratch(), ids: [id], paused: parts[1] == "pause")
+            return HTTPResponse(status: 303, body: "", headers: [("Location", "/jobs/" + id)])
+        case (4, "api") where parts[1] == "queues" && (parts[3] == "pause" || parts[3] == "resume"):
+            let name = String(parts[2])
+            let running = try Pause.queue(store: scratch(), name: name, paused: parts[3] == "pause", stopRunning: r.query["jobs"] == "1")
+            return json(.object([("queue", .string(name)), ("paused", .bool(parts[3] == "pause")), ("running", .int(Int64(running)))]))
+        case (4, "api") where parts[1] == "jobs" && (parts[3] == "pause" || parts[3] == "resume"):
+            guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }
+            let jobs = try Pause.jobs(store: scratch(), ids: [id], paused: parts[3] == "pause")
+            return json(.object([(parts[3] == "pause" ? "paused" : "resumed", .array(jobs.map { .string($0.id) }))]))
         case (4, "api") where parts[1] == "jobs" && parts[3] == "retry":
             guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }
             let ids = try DeadLetters.retry(store: scratch(), ids: [id], all: false)

@@ -18,7 +18,7 @@ enum DashboardPages {
     }
 
     static func page(_ title: String, _ active: String, token: String, _ body: String) -> String {
-        let nav = [("/", "Overview"), ("/jobs", "Jobs"), ("/dlq", "DLQ"), ("/workers", "Workers"), ("/config", "Config")]
+        let nav = [("/", "Overview"), ("/jobs", "Jobs"), ("/queues", "Queues"), ("/dlq", "DLQ"), ("/workers", "Workers"), ("/config", "Config")]
             .map { "<a href=\"\($0.0)\"\($0.1 == active ? " class=\"active\"" : "")>\($0.1)</a>" }.joined()
         return """
         <!doctype html>
@@ -50,13 +50,46 @@ enum DashboardPages {
     static let jobHead = "<tr><th>ID</th><th>State</th><th>Tries</th><th>Command</th><th>Last error</th></tr>"
 
     /// `recent`: the newest jobs, newest first; `metrics`: its counts and per-minute attempts.
-    static func overview(recent: [Job], workers: [WorkerControl.WorkerInfo], metrics: Metrics, now: Millis, token: String) -> String {
+    /// A POST form of one button, carrying the token (every state change needs it).
+    static func button(_ label: String, action: String, _ fields: [(String, String)], token: String) -> String {
+        "<form method=\"post\" action=\"\(esc(action))\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\">"
+            + fields.map { "<input type=\"hidden\" name=\"\(esc($0.0))\" value=\"\(esc($0.1))\">" }.joined()
+            + "<button>\(esc(label))</button></form>"
+    }
+
+    /// The queues' settings with pause and resume buttons; with `summaries`, their jobs per state too.
+    static func queueTable(_ settings: QueueSettings, summaries: [QueueSummary]?, token: String) -> String {
+        let names = summaries?.map(\.name) ?? (settings.names.contains(QueueSettings.defaultQueue) ? settings.names : [QueueSettings.defaultQueue] + settings.names)
+        let rows = names.map { n -> String in
+            let q = settings[n]
+            let state = q.paused ? (q.stopsRunning ? "paused, running jobs stopped" : "paused") : "active"
+            let summary = summaries?.first { $0.name == n }
+            let limit = q.parallel == 0 ? "no limit" : summary.map { "\($0.runningSlots) of \(q.parallel)" } ?? "at most \(q.parallel)"
+            let counts = summary.map { s in [JobState.pending, .processing, .failed, .completed, .dead, .cancelled].map { "<td>\(s.counts[$0] ?? 0)</td>" }.joined() } ?? ""
+            let action = q.paused ? button("Resume", action: "/queues/resume", [("name", n)], token: token)
+                : button("Pause", action: "/queues/pause", [("name", n)], token: token) + button("Pause with running jobs", action: "/queues/pause", [("name", n), ("jobs", "1")], token: token)
+            return "<tr><td>\(esc(n))</td><td>\(state)</td><td>\(limit)</td>\(counts)<td class=\"actions\">\(action)</td></tr>"
+        }.joined()
+        let head = "<tr><th>Queue</th><th>State</th><th>Running slots</th>"
+            + (summaries == nil ? "" : "<th>Pending</th><th>Running</th><th>Failed</th><th>Completed</th><th>Dead</th><th>Cancelled</th>") + "<th></th></tr>"
+        return "<table>\(head)\(rows)</table>"
+    }
+
+    static func queues(_ summaries: [QueueSummary], settings: QueueSettings, token: String) -> String {
+        page("Queues", "Queues", token: token, """
+        <h1>Queues</h1>\(queueTable(settings, summaries: summaries, token: token))
+        <p class="muted">Limits: <code>queuectl queue set NAME --parallel N</code>. A paused queue starts no new job; paused with its running jobs, those are stopped (SIGSTOP) until resumed.</p>
+        """)
+    }
+
+    static func overview(recent: [Job], workers: [WorkerControl.WorkerInfo], metrics: Metrics, queues: QueueSettings, now: Millis, token: String) -> String {
         let cards = JobState.allCases.map { s in
             "<a class=\"card \(s.rawValue)\" href=\"/jobs?state=\(s.rawValue)\"><span class=\"n\" data-state=\"\(s.rawValue)\">\(metrics.counts[s] ?? 0)</span><span>\(s.rawValue)</span></a>"
         }.joined()
         return page("Overview", "Overview", token: token, """
         <section class="cards">\(cards)</section>
         <section><h2>Workers <span class="n" data-workers>\(workers.count)</span></h2>\(workerTable(workers, now: now))</section>
+        <section><h2>Queues</h2>\(queueTable(queues, summaries: nil, token: token))<p class="muted"><a href="/queues">jobs per queue</a></p></section>
         <section><h2>Throughput, last hour</h2>\(chart(metrics))</section>
         <section><h2>Recent jobs</h2><table>\(jobHead)\(jobRows(recent, now: now))</table></section>
         """)
@@ -111,7 +144,8 @@ enum DashboardPages {
     static func job(_ j: Job, logs: [(Int, String)], token: String) -> String {
         func t(_ m: Millis?) -> String { m.map { Clock.iso($0) } ?? "—" }
         var fields: [(String, String)] = [
-            ("State", stateBadge(j.state)), ("Command", "<code>\(esc(j.command))</code>"),
+            ("State", stateBadge(j.state) + (j.paused && j.state.isLive ? " (paused)" : "")), ("Command", "<code>\(esc(j.command))</code>"),
+            ("Queue", esc(j.queue) + (j.slots != 1 ? " (\(j.slots) slots)" : "")),
             ("Attempts", "\(j.attempts) of \(j.maxRetries + 1)"), ("Priority", String(j.priority)),
             ("Created", t(j.createdAt)), ("Updated", t(j.updatedAt)), ("Next run", t(j.nextRunAt)),
             ("Working directory", "<code>\(esc(j.cwd))</code>"),
@@ -129,7 +163,8 @@ enum DashboardPages {
             return "<details open><summary>Attempt \(a.number) · \(Clock.iso(a.startedAt)) · \(a.durationMs.map { Clock.humanDuration(Double($0) / 1000) } ?? "running") · \(esc(result))</summary><pre>\(out.isEmpty ? "<span class=\"muted\">(no output)</span>" : esc(out))</pre></details>"
         }.joined()
         let retry = j.state == .dead ? "<form method=\"post\" action=\"/dlq/retry\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Retry</button></form>"
-            : j.state.isFinished ? "<form method=\"post\" action=\"/jobs/restart\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Restart</button></form>" : ""
+            : j.state.isFinished ? "<form method=\"post\" action=\"/jobs/restart\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Restart</button></form>"
+            : button(j.paused ? "Resume" : "Pause", action: j.paused ? "/jobs/resume" : "/jobs/pause", [("id", j.id)], token: token)
         return page(j.id, "Jobs", token: token, """
         <h1>Job <code>\(esc(j.id))</code></h1>\(retry)<dl>\(dl)</dl>
         <h2>Attempts</h2>\(attempts.isEmpty ? "<p class=\"muted\">not run yet</p>" : attempts)

@@ -26,6 +26,12 @@ public final class JobRunner {
     public var directCommands = true
     /// The longest the run loop sleeps without looking at `shouldKill` (the worker's claim check).
     public var wakeEvery: Double = 1.0
+    /// Asked at every wake-up: whether the attempt should be held stopped (`pause`). The group
+    /// gets SIGSTOP when this turns true and SIGCONT when it turns false; time spent stopped does
+    /// not count against the timeout.
+    public var holdWanted: () -> Bool = { false }
+    /// Seconds the last attempt spent stopped by `holdWanted`.
+    public private(set) var heldSeconds = 0.0
     /// Set by the runner when it killed the job because `shouldKill` said so.
     public private(set) var killedOnRequest = false
     /// Called once if the attempt is still running `settleTime` seconds after it started: the
@@ -164,11 +170,27 @@ public final class JobRunner {
         var settled = false
         var refused: String? = nil
         var buffer = [UInt8](unsafeUninitializedCapacity: 65536) { _, n in n = 65536 }
+        var heldSince: Double? = nil
+        heldSeconds = 0
+        /// Time the attempt has had to run: stopped time is not counted.
+        func ran(_ now: Double) -> Double { now - start - heldSeconds - (heldSince.map { now - $0 } ?? 0) }
 
         while pipeOpen || !exited {
             let now = Clock.monotonic()
+            // Pause: stop or continue the group (only while the leader is unreaped: still ours).
+            if !exited && termSentAt == nil {
+                let hold = holdWanted()
+                if hold && heldSince == nil {
+                    heldSince = now
+                    kill(-pid, SIGSTOP)
+                } else if !hold, let since = heldSince {
+                    heldSeconds += now - since
+                    heldSince = nil
+                    kill(-pid, SIGCONT)
+                }
+            }
             // Timeout: SIGTERM to the group, SIGKILL after the grace.
-            if !exited && req.timeout > 0 && !timedOut && now - start >= req.timeout {
+            if !exited && req.timeout > 0 && !timedOut && heldSince == nil && ran(now) >= req.timeout {
                 timedOut = true
                 termSentAt = now
                 kill(-pid, SIGTERM)
@@ -189,7 +211,7 @@ public final class JobRunner {
             }
             var wait: Double = max(0.01, min(1.0, wakeEvery))
             if !exited && !settled { wait = min(wait, settleTime - (now - start)) }
-            if !exited && req.timeout > 0 && !timedOut { wait = min(wait, req.timeout - (now - start)) }
+            if !exited && req.timeout > 0 && !timedOut && heldSince == nil { wait = min(wait, req.timeout - ran(now)) }
             if let t = termSentAt, !killed { wait = min(wait, req.killGrace - (now - t)) }
             if exited { wait = min(wait, 0.1) }
             var fds = [pollfd(readable: SignalPipe.readFd)]
@@ -205,7 +227,7 @@ public final class JobRunner {
             let signals = SignalPipe.take()
             if !exited && (shouldKill(signals, extraReady)) {
                 killedOnRequest = true
-                kill(-pid, SIGKILL)
+                kill(-pid, SIGKILL)  // a stopped group dies too
             }
             if !exited && leaderExited(pid) {
                 // Leave nothing behind: background children of the job go with it, signalled

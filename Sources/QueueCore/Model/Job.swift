@@ -93,6 +93,14 @@ public struct Job: Equatable {
     public var dependsOn: [String] = []
     /// A tag the user gave it (`--label`), shown in listings and used to filter them.
     public var label: String? { get { extras?.label } set { setExtra { $0.label = newValue } } }
+    /// The named queue it belongs to (`--queue`): its parallel limit and pause apply (QueueSettings).
+    public var queue: String { get { extras?.queue ?? QueueSettings.defaultQueue } set { setExtra { $0.queue = newValue == QueueSettings.defaultQueue ? nil : newValue } } }
+    /// How much of its queue's parallel limit it takes while it runs (`--slots`, default 1).
+    public var slots: Int { get { extras.map { Int($0.slots) } ?? 1 } set { setExtra { $0.slots = Int32(clamping: max(1, newValue)) } } }
+    /// Held by `pause ID`: not claimed while waiting; stopped (SIGSTOP) by its worker while running.
+    public var paused: Bool { get { extras?.paused ?? false } set { setExtra { $0.paused = newValue } } }
+    /// Set by `move`: replaces the due time as the second key of the selection order (after priority).
+    public var order: Millis? { get { extras?.order } set { setExtra { $0.order = newValue } } }
     public var workerPid: Int? { get { _workerPid == Int32.min ? nil : Int(_workerPid) } set { _workerPid = newValue.map { Int32(clamping: $0) } ?? Int32.min } } // while processing
     /// The running attempt's process group (its leader's pid) and the leader's start time,
     /// recorded by the worker when it spawned it, in the claim's transaction: cancel and recovery
@@ -116,9 +124,15 @@ public struct Job: Equatable {
     private var extras: Extras?
 
     private final class Extras {
-        var lastError: String?, workerHost: String?, label: String?
-        init(_ e: Extras? = nil) { (lastError, workerHost, label) = (e?.lastError, e?.workerHost, e?.label) }
-        var isEmpty: Bool { lastError == nil && workerHost == nil && label == nil }
+        var lastError: String?, workerHost: String?, label: String?, queue: String?
+        var order: Millis?
+        var slots: Int32 = 1
+        var paused = false
+        init(_ e: Extras? = nil) {
+            (lastError, workerHost, label, queue) = (e?.lastError, e?.workerHost, e?.label, e?.queue)
+            (order, slots, paused) = (e?.order, e?.slots ?? 1, e?.paused ?? false)
+        }
+        var isEmpty: Bool { lastError == nil && workerHost == nil && label == nil && queue == nil && order == nil && slots == 1 && !paused }
     }
 
     private mutating func setExtra(_ change: (Extras) -> Void) {
@@ -173,6 +187,10 @@ public struct Job: Equatable {
         if !env.isEmpty { w.key(.env); w.json(JSON.object(env.map { ($0.0, .string($0.1)) })) }
         if !dependsOn.isEmpty { w.key(.dependsOn); w.json(JSON.array(dependsOn.map { .string($0) })) }
         if let l = label { w.key(.label); w.str(l) }
+        if let q = extras?.queue { w.key(.queue); w.str(q) }
+        if slots != 1 { w.key(.slots); w.int(slots) }
+        if paused { w.key(.paused); w.lit("true") }
+        if let o = order { w.key(.order); w.int(Int(o)) }
         if let p = workerPid { w.key(.workerPid); w.int(p) }
         if let s = workerStart { w.key(.workerStart); w.int(s) }
         if let h = workerHost { w.key(.workerHost); w.str(h) }
@@ -219,6 +237,10 @@ public struct Job: Equatable {
             case .env: env = v.objectValue?.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? []
             case .dependsOn: dependsOn = v.arrayValue?.compactMap(\.stringValue) ?? []
             case .label: label = v.stringValue
+            case .queue: if let q = v.stringValue, QueueSettings.isValidName(q) { queue = q }
+            case .slots: slots = Int(clamping: v.intValue ?? 1)
+            case .paused: paused = v.boolValue ?? false
+            case .order: order = v.intValue
             case .workerPid: workerPid = v.intValue.map { Int($0) }
             case .workerStart: workerStart = v.intValue
             case .workerHost: workerHost = v.stringValue

@@ -4,7 +4,7 @@ import Glibc
 /// jobs. Every problem names the job and the key; a batch is checked whole before anything is written.
 public enum JobInput {
     public static let allowedKeys: [String] = [
-        "id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "cwd", "env", "depends_on", "label",
+        "id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "cwd", "env", "depends_on", "label", "queue", "slots",
     ]
 
     /// The longest label, in characters.
@@ -164,6 +164,16 @@ public enum JobInput {
                 throw fail("label", "must be text of 1 to \(maxLabel) characters on one line")
             }
             job.label = s
+        }
+        if let v = value["queue"], !v.isNull {
+            guard let s = v.stringValue, QueueSettings.isValidName(s) else { throw fail("queue", "must be a queue name: \(QueueSettings.nameRule)") }
+            job.queue = s
+        }
+        if let v = value["slots"], !v.isNull {
+            guard let i = v.intValue, i >= 1, i <= Int64(QueueSettings.maxSlots) else {
+                throw fail("slots", "must be a whole number between 1 and \(QueueSettings.maxSlots)")
+            }
+            job.slots = Int(i)
         }
         if let v = value["env"], !v.isNull {
             guard case .object(let e) = v else { throw fail("env", "must be an object of strings") }

@@ -13,6 +13,9 @@ public enum JobState: String, CaseIterable, Comparable {
     /// Waiting to run (now or later).
     public var isWaiting: Bool { self == .pending || self == .failed }
 
+    /// Waiting or running: not finished.
+    public var isLive: Bool { !isFinished }
+
     public static func < (a: JobState, b: JobState) -> Bool { a.order < b.order }
 
     private var order: Int {

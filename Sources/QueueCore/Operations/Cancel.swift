@@ -38,7 +38,7 @@ public enum Cancel {
         // cancelled, leaves it so.
         let grace = (try? store.config().killGrace) ?? 2
         // Only this host's process groups can be signalled. A job running on another machine
-        // is stopped there: its worker checks its claim every poll interval (Worker.claimLost).
+        // is stopped there: its worker checks its claim every poll interval (Worker.execute).
         for j in running {
             if let h = j.workerHost, h != Host.current.id {
                 result.elsewhere.append((j.id, Host.name(ofId: h)))

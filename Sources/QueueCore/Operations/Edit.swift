@@ -36,6 +36,8 @@ public enum Edit {
             job.env = edited.env
             job.dependsOn = edited.dependsOn
             job.label = edited.label
+            job.queue = edited.queue
+            job.slots = edited.slots
             if fields.contains(where: { $0.0 == "run_at" || $0.0 == "delay" }) {
                 job.runAt = edited.runAt
                 job.nextRunAt = edited.runAt
@@ -55,6 +57,8 @@ public enum Edit {
         if !j.env.isEmpty { pairs.append(("env", .object(j.env.map { ($0.0, .string($0.1)) }))) }
         if !j.dependsOn.isEmpty { pairs.append(("depends_on", .array(j.dependsOn.map { .string($0) }))) }
         if let l = j.label { pairs.append(("label", .string(l))) }
+        if j.queue != QueueSettings.defaultQueue { pairs.append(("queue", .string(j.queue))) }
+        if j.slots != 1 { pairs.append(("slots", .int(Int64(j.slots)))) }
         return .object(pairs)
     }
 

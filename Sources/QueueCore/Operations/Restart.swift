@@ -3,14 +3,14 @@
 /// `asNew`, a copy of it is enqueued under a new id and the original is left as it is. All named
 /// jobs must be finished, or nothing changes. `dlq retry` is the same for dead jobs only.
 public enum Restart {
-    /// `failed`: every dead job (finished without success). Returns the ids that will run:
-    /// the restarted jobs', or the copies'.
+    /// `failed`: every dead job (finished without success), of `queue` only if given. Returns
+    /// the ids that will run: the restarted jobs', or the copies'.
     @discardableResult
-    public static func run(store: JSONStore, ids: [String], failed: Bool, asNew: Bool) throws -> [String] {
+    public static func run(store: JSONStore, ids: [String], failed: Bool, queue: String? = nil, asNew: Bool) throws -> [String] {
         try store.transaction { tx in
             var targets: [Job] = []
             if failed {
-                targets = try tx.state.ordered(state: .dead)
+                targets = try tx.state.ordered(state: .dead).filter { queue == nil || $0.queue == queue }
             }
             for id in ids {
                 guard let j = try tx.job(id) else { throw QueueError.notFound("no job with id \"\(id)\"; see 'queuectl list'") }
@@ -46,6 +46,8 @@ public enum Restart {
         c.env = j.env
         c.dependsOn = j.dependsOn
         c.label = j.label
+        c.queue = j.queue
+        c.slots = j.slots
         return c
     }
 }

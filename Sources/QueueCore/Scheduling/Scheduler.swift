@@ -1,13 +1,16 @@
 /// Which job runs next (ARCHITECTURE.md, "A job run"): among runnable jobs, higher `priority` first, then the earlier
-/// due time (`next_run_at`/`run_at`), then the earlier `created_at`. The answer to "which job
+/// due time (`next_run_at`/`run_at`; a job placed by `move` uses the rank it gave instead), then the earlier `created_at`. The answer to "which job
 /// now" comes from QueueState's ScheduleIndex, in O(log n); this is the rule it keeps.
 public enum Scheduler {
     /// When the job may start; a job with no schedule is due since it was created.
     public static func due(_ j: Job) -> Millis { j.dueAt ?? j.createdAt }
 
+    /// The second key of the selection order: where `move` put the job, else its due time.
+    public static func rank(_ j: Job) -> Millis { j.order ?? due(j) }
+
     public static func precedes(_ a: Job, _ b: Job) -> Bool {
         if a.priority != b.priority { return a.priority > b.priority }
-        let da = due(a), db = due(b)
+        let da = rank(a), db = rank(b)
         if da != db { return da < db }
         if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
         if a.batchIndex != b.batchIndex { return a.batchIndex < b.batchIndex }

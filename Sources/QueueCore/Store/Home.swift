@@ -41,6 +41,8 @@ public struct Home {
     /// The last background compaction's failure, if it failed (removed when one succeeds).
     public var compactionFailure: String { path + "/compaction.failed" }
     public var config: String { path + "/config.json" }
+    /// The named queues' limits and pauses (QueuesFile).
+    public var queues: String { path + "/queues.jsonl" }
     /// The dashboard's secret for state-changing requests.
     public var dashboardToken: String { path + "/dashboard.token" }
 

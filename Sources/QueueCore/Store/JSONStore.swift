@@ -190,6 +190,7 @@ public final class JSONStore {
     /// config.json as last read (by inode, size and mtime) and the problems already reported:
     /// see ConfigFile.swift.
     var configCache: (key: [Int], config: Config)?
+    var queuesCache: (key: [Int], settings: QueueSettings)?
     var reportedConfigProblems: [String] = []
 
     /// Whether this process wrote changes without waiting for the disk (`durable = false`).
@@ -209,10 +210,11 @@ public final class JSONStore {
 
     /// Current journal size and snapshot inode, to tell cheaply whether anything changed.
     public func changeMarker() -> [Int] {
-        var a = stat(), b = stat()
+        var a = stat(), b = stat(), c = stat()
         let js = stat(home.journal, &a) == 0 ? Int(a.st_size) : -1
         let si = stat(home.snapshot, &b) == 0 ? Int(b.st_ino) : -1
-        return [js, si]
+        let qs = stat(home.queues, &c) == 0 ? Int(c.st_size) : -1  // a queue's limit raised or its pause lifted
+        return [js, si, qs]
     }
 
     // MARK: - Locking

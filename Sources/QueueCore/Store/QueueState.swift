@@ -12,6 +12,8 @@ public struct QueueState {
     public private(set) var counts: [JobState: Int] = [:]
     /// Ids of processing jobs (few), so recovery never walks the others.
     public private(set) var processingIds: Set<String> = []
+    /// Pending, failed and running jobs per queue (what `on_idle` and `queue list` ask).
+    private var liveByQueue: [String: Int] = [:]
     /// Ids of pending and failed jobs. A walk over every job: the scheduling index keeps them
     /// itself, and this is asked only when it is built or rebuilt (and by `wait`). A set of them
     /// cost a worker ~30 MB at a million jobs.
@@ -87,6 +89,7 @@ public struct QueueState {
         if let at = position[job.id] {
             let old = all[at]
             counts[old.state, default: 0] -= 1
+            if old.state.isLive { liveByQueue[old.queue, default: 0] -= 1 }
             if old.state != job.state { unindex(old) }
             all[at] = job
             versions[at] = nextVersion
@@ -97,6 +100,7 @@ public struct QueueState {
             versions.append(nextVersion)
         }
         counts[job.state, default: 0] += 1
+        if job.state.isLive { liveByQueue[job.queue, default: 0] += 1 }
         if job.state == .processing { processingIds.insert(job.id) }
         if var index = schedule {
             schedule = nil  // moved out, so the index is not shared while it changes
@@ -120,6 +124,7 @@ public struct QueueState {
         _ = omitted?.removed(id, wasResident: true)
         let old = all[at]
         counts[old.state, default: 0] -= 1
+        if old.state.isLive { liveByQueue[old.queue, default: 0] -= 1 }
         unindex(old)
         // Fill the hole with the last job.
         let last = all.count - 1
@@ -154,10 +159,21 @@ public struct QueueState {
         return result
     }
 
-    /// The job a free worker should take now, if any (Scheduler.precedes order).
-    public mutating func nextRunnable(now: Millis) -> Job? {
-        withSchedule(now: now) { index, state in index.ready.peek.flatMap { state[$0.id] } }
+    /// The job a free worker should take now, if any (Scheduler.precedes order), among those
+    /// `rule` allows (its queues, not paused, within their limits).
+    public mutating func nextRunnable(now: Millis, rule: ClaimRule = ClaimRule()) -> Job? {
+        withSchedule(now: now) { index, state in index.best(under: rule, in: state).flatMap { state[$0.id] } }
     }
+
+    /// Slots taken by running jobs, per queue (a walk over the running jobs only).
+    public func runningSlots() -> [String: Int] {
+        var slots: [String: Int] = [:]
+        for id in processingIds { if let j = self[id] { slots[j.queue, default: 0] += j.slots } }
+        return slots
+    }
+
+    /// Pending, failed (awaiting a retry) and running jobs of a queue: 0 once it has run empty.
+    public func liveCount(queue: String) -> Int { liveByQueue[queue] ?? 0 }
 
     /// The earliest future time a waiting job (whose dependencies are met) becomes due.
     public mutating func nextDue(after now: Millis) -> Millis? {

@@ -60,9 +60,22 @@ public final class Transaction {
         if fullState == nil { fullState = try state }
     }
 
-    public func nextRunnable() throws -> Job? {
+    public func nextRunnable(rule: ClaimRule = ClaimRule()) throws -> Job? {
         try loadFullState()
-        return fullState!.nextRunnable(now: now)
+        return fullState!.nextRunnable(now: now, rule: rule)
+    }
+
+    /// The claim rule of a worker serving `served` (nil: every queue), from the queues' settings
+    /// and the running jobs' slots as they are under this transaction's lock.
+    public func claimRule(served: Set<String>?) throws -> ClaimRule {
+        try loadFullState()
+        return ClaimRule(served: served, settings: try store.queueSettings(), runningSlots: fullState!.runningSlots())
+    }
+
+    /// Pending, failed and running jobs of a queue.
+    public func liveCount(queue: String) throws -> Int {
+        try loadFullState()
+        return fullState!.liveCount(queue: queue)
     }
 
     public func nextDue() throws -> Millis? {

@@ -34,6 +34,7 @@ public enum JSON: Equatable {
     }
 
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
     public var intValue: Int64? {
         switch self {
         case .int(let i): return i

@@ -21,6 +21,8 @@ public struct PidFile: Equatable {
     /// The home's file system and how idle workers learn of new jobs there (inotify or poll).
     public var fileSystem: String
     public var wakeup: String
+    /// The queues its workers serve (`--queues`); nil: every queue.
+    public var queues: [String]?
 
     public var isThisHost: Bool { hostId == Host.current.id }
 
@@ -31,6 +33,7 @@ public struct PidFile: Equatable {
             ("host", .object([("name", .string(hostName)), ("id", .string(hostId))])),
             ("file_system", .string(fileSystem)),
             ("wakeup", .string(wakeup)),
+            ("queues", queues.map { .array($0.map { .string($0) }) } ?? .null),
             ("count", .int(Int64(workers.count))),
             ("log", logPath.map { .string($0) } ?? .null),
             ("workers", .array(workers.map { w in
@@ -61,6 +64,7 @@ public struct PidFile: Equatable {
         hostName = json["host"]?["name"]?.stringValue ?? Host.name(ofId: hostId)
         fileSystem = json["file_system"]?.stringValue ?? ""
         wakeup = json["wakeup"]?.stringValue ?? ""
+        queues = json["queues"]?.arrayValue?.compactMap(\.stringValue)
         workers = (json["workers"]?.arrayValue ?? []).compactMap { w in
             guard let p = w["pid"]?.intValue else { return nil }
             return Entry(slot: Int(w["slot"]?.intValue ?? 0), pid: Int(p), startTime: w["start_time"]?.intValue)

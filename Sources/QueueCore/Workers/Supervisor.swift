@@ -18,6 +18,8 @@ public final class Supervisor {
     /// `--drain`: workers exit once the queue is drained (see Worker.drainWait) and are not
     /// restarted; the supervisor then exits 0 if every job they ran completed, else 1.
     public var drainWait: Double?
+    /// The queues its workers serve (`--queues`); nil: every queue.
+    public var queues: Set<String>?
     private var drainResult: Int32 = 0
     /// Descriptors a worker child must close (e.g. the pipe `--detach` reports readiness on).
     public var closeInChildren: [FileDescriptor] = []
@@ -70,6 +72,7 @@ public final class Supervisor {
         let fs = FileSystemKind.of(store.home.path)
         pidFile.fileSystem = fs.name
         pidFile.wakeup = fs.wakeup
+        pidFile.queues = queues?.sorted()
         for slot in 1...count { spawn(slot) }
         writePidFile()
         log("supervisor \(getpid()) on \(Host.current.name) started \(count) worker\(count == 1 ? "" : "s") for \(store.home.path)"
@@ -147,6 +150,7 @@ public final class Supervisor {
             store.closeFiles()
             let worker = Worker(store: store, slot: slot, supervisorFd: pipe?.read, log: log)
             worker.drainWait = drainWait
+            worker.queues = queues
             return worker.run()
         }
         if pid < 0 {

@@ -24,6 +24,9 @@ public final class Worker {
         self.log = log
     }
 
+    /// The queues this worker takes jobs from (`worker start --queues`); nil: every queue.
+    public var queues: Set<String>?
+
     /// `--drain`: exit once no job is running, pending (due now or within this many seconds) or
     /// awaiting a retry. Jobs delayed past it are left for later workers.
     public var drainWait: Double?
@@ -111,7 +114,7 @@ public final class Worker {
                 log("\(j.id) cancelled: \(why)")
             }
         }
-        guard var job = try tx.nextRunnable() else {
+        guard var job = try tx.nextRunnable(rule: try tx.claimRule(served: queues)) else {
             nextDue = try tx.nextDue()
             if let wait = drainWait {
                 // Drained: nothing running or awaiting a retry, and nothing due within the wait.
@@ -146,18 +149,27 @@ public final class Worker {
         runner.wakeEvery = checkEvery
         var checkedAt = Clock.monotonic()
         var superseded: String? = nil
+        var held = false
         runner.shouldKill = { [unowned self] signals, supervisorGone in
             self.handle(signals, supervisorGone: supervisorGone)
             self.renewLeaseIfDue()
             // Cancelled from another machine, or taken over after this host's lease expired (a
             // pause, a partition): the claim is no longer this attempt's, so the attempt stops.
+            // Paused (the job, or its queue with --jobs): the attempt is held stopped. Both are
+            // requests in the files, acted on by the host that owns the attempt.
             let now = Clock.monotonic()
             if superseded == nil && now - checkedAt >= checkEvery {
                 checkedAt = now
-                superseded = self.claimLost(job)
+                if let current = try? self.store.read({ try $0.job(job.id) }) {
+                    superseded = self.supersededBy(current, claimed: job)
+                    let wanted = self.holdWanted(current)
+                    if wanted != held { self.log("\(job.id) \(wanted ? "paused: its process group is stopped" : "resumed")") }
+                    held = wanted
+                }
             }
             return self.forceRequested || superseded != nil
         }
+        runner.holdWanted = { held }
         runner.whenSettled = { [unowned self] s in self.recordGroup(of: job, s) }
         var fenced = false
         runner.willReap = { [unowned self] in fenced = self.watchdog?.finished() ?? false }
@@ -181,14 +193,18 @@ public final class Worker {
         return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest && superseded == nil)
     }
 
+    /// Whether a running job should be held stopped: paused itself, or its queue paused with its running jobs.
+    func holdWanted(_ current: Job?) -> Bool {
+        guard let c = current else { return false }
+        if c.paused { return true }
+        guard let settings = try? store.queueSettings() else { return false }
+        let q = settings[c.queue]
+        return q.paused && q.stopsRunning
+    }
+
     /// Whether this worker's claim on `job` still stands; if not, why. The claim's fencing
     /// token is its attempt number with this worker's host, pid and start time: a later claim
     /// (by another host, once this host's lease expired) always has a higher attempt number.
-    func claimLost(_ job: Job) -> String? {
-        guard let current = try? store.read({ try $0.job(job.id) }) else { return nil }  // cannot tell: go on
-        return supersededBy(current, claimed: job)
-    }
-
     func supersededBy(_ current: Job?, claimed: Job) -> String? {
         guard let c = current else { return "purged" }
         if c.state == .cancelled { return "cancelled" }
