@@ -20,6 +20,10 @@ final class JobSchemaTests: XCTestCase {
         j.env = [("A", "1")]
         j.dependsOn = ["other"]
         j.label = "nightly"
+        j.queue = "gpu"
+        j.slots = 2
+        j.paused = true
+        j.order = -1_700_000_000_000
         j.workerPid = 42
         j.workerStart = 4242
         j.workerHost = "host"
