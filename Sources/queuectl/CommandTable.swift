@@ -86,8 +86,11 @@ enum CommandTable {
     static let edit = CommandSpec(
         "edit", summary: "change a waiting job (pending, or failed awaiting its retry), validated as enqueue",
         arguments: [ArgumentSpec("ID", help: "the job's id")],
-        options: [OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run")] + jobFields + [json],
-        examples: ["queuectl edit job1 --command 'make -j8 test'", "queuectl edit job1 --priority 10 --label urgent"])
+        options: [OptionSpec("command", short: "c", value: "CMD", help: "the shell command to run")] + jobFields + [
+            OptionSpec("editor", help: "open $VISUAL/$EDITOR on the job's fields as JSON and apply them when saved"), json,
+        ],
+        examples: ["queuectl edit job1 --command 'make -j8 test'", "queuectl edit job1 --priority 10 --label urgent",
+                   "queuectl edit job1 --editor     # every field at once, as JSON"])
 
     static let restart = CommandSpec(
         "restart", summary: "run finished jobs (completed, dead, cancelled) again, their history kept",

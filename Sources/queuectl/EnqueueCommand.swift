@@ -81,17 +81,31 @@ enum EnqueueCommand {
         return 0
     }
 
-    /// Output of a streamed batch: its ids (with --json, its jobs as stored).
-    /// `edit ID --flag …`: the same flags, parsed the same way, laid over the job's own fields.
+    /// `edit ID --flag …`: the same flags, parsed the same way, laid over the job's own fields;
+    /// or `edit ID --editor`: every field at once, in an editor.
     static func edit(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
-        var fields = try flagFields(cmd)
-        if let c = cmd.value("command") { fields.append(("command", .string(c))) }
-        let job = try Edit.run(store: store, id: cmd.arguments[0], fields: fields)
+        let job: Job
+        if cmd.flag("editor") {
+            let mixed = CommandTable.edit.options.map(\.long).filter { $0 != "editor" && $0 != "json" && cmd.flag($0) }
+            if let other = mixed.first {
+                throw QueueError.usage("--editor takes every field from the editor; give --\(other) without --editor, or change it in the editor")
+            }
+            guard let edited = try EditInEditor.run(store: store, id: cmd.arguments[0]) else {
+                Terminal.err("no change")
+                return 0
+            }
+            job = edited
+        } else {
+            var fields = try flagFields(cmd)
+            if let c = cmd.value("command") { fields.append(("command", .string(c))) }
+            job = try Edit.run(store: store, id: cmd.arguments[0], fields: fields)
+        }
         if cmd.flag("json") { print(job.json.pretty()) } else { print(job.id) }
         Terminal.err("edited job \(job.id)")
         return 0
     }
 
+    /// Output of a streamed batch: its ids (with --json, its jobs as stored).
     static func printIds(_ ids: [String], json: Bool, store: JSONStore) -> Int32 {
         if json {
             print(JSON.array(ids.compactMap { try? store.job($0) }.map(\.json)).pretty())

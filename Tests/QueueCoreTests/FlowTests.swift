@@ -59,6 +59,7 @@ final class FlowTests: XCTestCase {
     func testBatchDefaults() throws { try runFlow("batch_defaults") }
     func testRestartAndLabels() throws { try runFlow("restart_labels") }
     func testEdit() throws { try runFlow("edit") }
+    func testEditEditor() throws { try runFlow("edit_editor") }
 
     // Hostile input: a hand-edited config.json, QUEUECTL_* impersonation, start/stop under compaction.
     func testHostileConfig() throws { try runFlow("hostile_config") }

@@ -205,18 +205,9 @@ public enum Posix {
     public static func atomicWrite(path: String, linkAs: String? = nil, writing body: (_ fd: FileDescriptor, _ tmp: String) throws -> Void) throws {
         let tmp = temporaryName(for: path)
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        do {
+        try fillNewFile(fd, path: tmp) {
             try body(fd, tmp)
             try fsyncFile(fd, path: tmp)
-        } catch {
-            fd.close()
-            unlink(tmp)
-            throw error
-        }
-        guard fd.close() else {
-            let e = errno
-            unlink(tmp)
-            throw SystemError(operation: "write", path: tmp, code: e)
         }
         if let second = linkAs {
             unlink(second)
@@ -232,6 +223,23 @@ public enum Posix {
             throw SystemError(operation: "rename", path: tmp, code: e)
         }
         try fsyncDirectory(dirname(of: path))
+    }
+
+    /// Runs `body` to write a file just created at `path`, then closes `fd`; on any failure,
+    /// the close's included (NFS reports write errors there), the file is removed.
+    public static func fillNewFile(_ fd: FileDescriptor, path: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch {
+            fd.close()
+            unlink(path)
+            throw error
+        }
+        guard fd.close() else {
+            let e = errno
+            unlink(path)
+            throw SystemError(operation: "write", path: path, code: e)
+        }
     }
 
     public static func fsyncFile(_ fd: FileDescriptor, path: String) throws {
