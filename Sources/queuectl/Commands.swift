@@ -123,11 +123,12 @@ enum ConfigCommand {
     static func show(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let c = try store.config()
         if cmd.flag("json") {
-            print(JSON.object(Config.keys.map { ($0.name, .double(c.value($0.name))) }).pretty())
+            print(JSON.object(Config.keys.map { ($0.name, c.jsonValue($0)) }).pretty())
             return 0
         }
+        // A command on one line, cut to fit the table; `config get KEY` prints it whole.
         let rows = Config.keys.map { k in
-            [k.name, Config.display(c.value(k.name)), c.values[k.name] == nil ? Terminal.dim("default") : "set", "\(k.help); \(k.range)"]
+            [k.name, c.shown(k).map { Terminal.cut($0, 60) } ?? "(none)", c.isSet(k) ? "set" : Terminal.dim("default"), "\(k.help); \(k.range)"]
         }
         print(Terminal.table(["KEY", "VALUE", "", "MEANING"], rows, flex: 3))
         return 0
@@ -136,22 +137,27 @@ enum ConfigCommand {
     static func get(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         guard let name = cmd.arguments.first else { return try show(cmd, store: store) }
         let k = try key(name)
-        print(Config.display(try store.config().value(k.name)))
+        guard let shown = try store.config().shown(k) else {
+            Terminal.err("\(k.name) is not set (queuectl config set \(k.name) COMMAND)")
+            return 0
+        }
+        print(shown)
         return 0
     }
 
     static func set(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let k = try key(cmd.arguments[0])
-        let v = try Config.parse(key: k, value: cmd.arguments[1])
-        try store.updateConfig { $0.values[k.name] = v }
-        Terminal.err("\(k.name) = \(Config.display(v))")
+        var checked = Config()
+        try checked.set(k, from: cmd.arguments[1])  // refused before the lock is taken
+        try store.updateConfig { try $0.set(k, from: cmd.arguments[1]) }
+        Terminal.err("\(k.name) = \(checked.shown(k) ?? "")")
         return 0
     }
 
     static func unset(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let k = try key(cmd.arguments[0])
-        try store.updateConfig { $0.values[k.name] = nil }
-        Terminal.err("\(k.name) = \(Config.display(k.defaultValue)) (default)")
+        try store.updateConfig { $0.unset(k) }
+        Terminal.err(k.kind == .command ? "\(k.name) unset (no hook)" : "\(k.name) = \(Config.display(k.defaultValue)) (default)")
         return 0
     }
 }

@@ -194,7 +194,7 @@ enum DashboardPages {
 
     static func config(_ c: Config, token: String) -> String {
         let rows = Config.keys.map { k in
-            "<tr><td><code>\(k.name)</code></td><td>\(Config.display(c.value(k.name)))</td><td>\(c.values[k.name] == nil ? "default" : "set")</td><td>\(esc(k.help))</td></tr>"
+            "<tr><td><code>\(k.name)</code></td><td>\(esc(c.shown(k) ?? "(none)"))</td><td>\(c.isSet(k) ? "set" : "default")</td><td>\(esc(k.help))</td></tr>"
         }.joined()
         return page("Config", "Config", token: token, "<h1>Configuration</h1><p class=\"muted\">Read-only here; change it with <code>queuectl config set</code>.</p><table><tr><th>Key</th><th>Value</th><th></th><th>Meaning</th></tr>\(rows)</table>")
     }

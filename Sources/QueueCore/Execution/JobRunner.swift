@@ -83,11 +83,8 @@ public final class JobRunner {
         guard stat(req.job.cwd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, access(req.job.cwd, X_OK) == 0 else {
             return failed("cannot enter the job's directory \(req.job.cwd): \(Posix.describe(errno == 0 ? ENOTDIR : errno))")
         }
-        var envStrings = JobRunner.inheritedEnvironment
-        for (k, v) in req.job.env where !k.hasPrefix("QUEUECTL_") {  // refused at enqueue; a hand-edited record may still hold them
-            envStrings.removeAll { $0.hasPrefix(k + "=") }
-            envStrings.append("\(k)=\(v)")
-        }
+        // QUEUECTL_* are refused at enqueue; a hand-edited record may still hold them.
+        var envStrings = Spawning.environment(JobRunner.inheritedEnvironment, setting: req.job.env.filter { !$0.0.hasPrefix("QUEUECTL_") })
         envStrings.append("QUEUECTL_JOB_ID=\(req.job.id)")
         envStrings.append("QUEUECTL_ATTEMPT=\(req.attempt)")
         // A command of plain words runs without the shell (DirectCommand); else `sh -c`.
@@ -229,7 +226,7 @@ public final class JobRunner {
                 killedOnRequest = true
                 kill(-pid, SIGKILL)  // a stopped group dies too
             }
-            if !exited && leaderExited(pid) {
+            if !exited && Spawning.leaderExited(pid) != false {  // exited, or not ours to wait for
                 // Leave nothing behind: background children of the job go with it, signalled
                 // while the leader's zombie still holds the group's id; then it is reaped.
                 kill(-pid, SIGKILL)
@@ -246,7 +243,7 @@ public final class JobRunner {
         if let e = log.error { o.error = e }
         if let why = refused { o.error = why }
         o.outputBytes = log.total
-        if exitStatusIsSignal(status) {
+        if Spawning.endedBySignal(status) {
             o.signal = Int(status & 0x7f)
         } else {
             o.exitCode = Int((status >> 8) & 0xff)
@@ -257,19 +254,6 @@ public final class JobRunner {
         }
         return o
     }
-
-    /// Whether the leader has exited, without reaping it (WNOWAIT): its pid stays taken.
-    private func leaderExited(_ pid: pid_t) -> Bool {
-        var info = siginfo_t()
-        while true {
-            let r = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
-            if r == 0 { return info._sifields._sigchld.si_pid == pid }
-            if errno == EINTR { continue }
-            return errno == ECHILD  // not our child any more: nothing left to wait for
-        }
-    }
-
-    private func exitStatusIsSignal(_ s: Int32) -> Bool { (s & 0x7f) != 0 && (s & 0x7f) != 0x7f }
 
 }
 
