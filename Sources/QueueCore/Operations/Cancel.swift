@@ -12,6 +12,7 @@ public enum Cancel {
     public static func run(store: JSONStore, ids: [String]) throws -> Result {
         var result = Result()
         var running: [Job] = []
+        var ended: [Job] = []  // waiting jobs made final here: no worker will announce them
         try store.transaction { tx in
             var targets: [Job] = []
             for id in ids {
@@ -32,7 +33,14 @@ public enum Cancel {
                 }
                 try tx.put(j)
                 result.cancelled.append(j.id)
+                if running.last?.id != j.id { ended.append(j) }
             }
+        }
+        // A running job's end is announced by its worker (it finds the job cancelled); a waiting
+        // one's, here, by a detached process so that `cancel` does not wait for the hook.
+        if let config = try? store.config(), let command = config.onFinish, !ended.isEmpty {
+            let due = ended.map { Hooks.Due(what: "on_finish for \($0.id)", command: command, env: Worker.hookEnvironment($0, home: store.home)) }
+            Hooks.fireDetached(due, home: store.home, timeout: config.hookTimeout, killGrace: config.killGrace)
         }
         // Outside the lock: stop running jobs. Their worker sees the exit and, finding the job
         // cancelled, leaves it so.

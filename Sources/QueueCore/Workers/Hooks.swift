@@ -166,3 +166,43 @@ public final class Hooks {
         }
     }
 }
+
+extension Hooks {
+    /// A hook to fire, as decided by the transaction that ended a job.
+    public struct Due {
+        public let what: String
+        public let command: String
+        public let env: [(String, String)]
+        public init(what: String, command: String, env: [(String, String)]) { (self.what, self.command, self.env) = (what, command, env) }
+    }
+
+    /// For a command that ends jobs itself (`cancel` of waiting jobs): runs the hooks in a
+    /// detached grandchild (its own session, its output and log lines appended to this host's
+    /// workers log), so the command returns at once, leaves no zombie, and the hooks still get
+    /// their timeout.
+    public static func fireDetached(_ due: [Due], home: Home, timeout: Double, killGrace: Double) {
+        guard !due.isEmpty else { return }
+        let first = ForkedChild.start {
+            setsid()
+            let second = ForkedChild.start {
+                if let fd = Posix.openQuietly(home.workersLog(), O_WRONLY | O_CREAT | O_APPEND) {
+                    dup2(fd.rawValue, 1)
+                    dup2(fd.rawValue, 2)
+                    fd.close()
+                }
+                let hooks = Hooks { line in
+                    fputs(Clock.local(Clock.nowMillis()) + " [" + String(getpid()) + "] " + line + "\n", stderr)
+                    fflush(stderr)
+                }
+                for d in due { hooks.fire(d.what, command: d.command, env: d.env, timeout: timeout, killGrace: killGrace) }
+                hooks.finish(within: timeout + killGrace + 1)
+                return 0
+            }
+            return second < 0 ? 1 : 0
+        }
+        if first > 0 {
+            var status: Int32 = 0
+            _ = Posix.retryingEINTR { waitpid(first, &status, 0) }
+        }
+    }
+}

@@ -3,10 +3,13 @@ import Glibc
 /// Crash recovery (ARCHITECTURE.md, "Crashes"): a job left `processing` by a worker that no longer exists
 /// (killed -9, machine restarted) is counted as a failed attempt and retried.
 public enum Recovery {
-    public static func recoverLostJobs(tx: Transaction, log: (String) -> Void) throws {
+    /// Returns the jobs it recovered, as recorded (some may now be dead).
+    @discardableResult
+    public static func recoverLostJobs(tx: Transaction, log: (String) -> Void) throws -> [Job] {
         // Collect first: holding a copy of the state across `put` would copy every job.
         let timeout = tx.config.leaseTimeout
         let lost = try tx.state.processing.compactMap { j in lostBecause(j, home: tx.storeHome, leaseTimeout: timeout).map { (j, $0) } }
+        var recovered: [Job] = []
         for (var j, why) in lost {
             let elsewhere = j.workerHost.map { $0 != Host.current.id } ?? false
             if !elsewhere { killOrphanedGroup(home: tx.storeHome, job: j) }  // another host's group is its own to kill (fencing)
@@ -15,7 +18,9 @@ public enum Recovery {
             let result = Lifecycle.finish(&j, outcome: o, now: tx.now, config: tx.config)
             try tx.put(j)
             log("\(j.id) recovered from a lost worker: \(result == .dead ? "moved to the DLQ" : "will retry")")
+            recovered.append(j)
         }
+        return recovered
     }
 
     /// Why a claim is lost, or nil while it stands. A claim of this host is lost when its worker

@@ -13,6 +13,10 @@ public final class Worker {
     let log: (String) -> Void
     private var watch: HomeWatch?
     private var hostLock: FileDescriptor?
+    private lazy var hooks = Hooks(log: log)
+    /// Hooks decided by the transaction under way: fired once it has committed (never under the
+    /// lock), dropped if it fails.
+    private var dueHooks: [Hooks.Due] = []
 
     public init(store: JSONStore, slot: Int, supervisorFd: FileDescriptor?, log: @escaping (String) -> Void) {
         self.store = store
@@ -82,6 +86,9 @@ public final class Worker {
             }
         }
         do { try store.syncJournal() } catch { log("worker \(slot): \(QueueError.from(error).description)") }
+        // Hooks still running get their time, unless the stop was forced.
+        let config = try? store.config()
+        hooks.finish(within: forceRequested ? 0 : (config?.hookTimeout ?? 30))
         return ranUncompleted ? 1 : 0
     }
 
@@ -94,10 +101,49 @@ public final class Worker {
     /// A worker's transaction: claims and results are written without waiting for the disk (a
     /// claim lost in a crash leaves the job pending, so it runs again: at-least-once).
     private func claiming(_ body: (Transaction) throws -> Claimed?) throws -> Claimed? {
-        try store.transaction { tx in
-            tx.durable = false
-            return try body(tx)
+        dueHooks = []
+        let claimed: Claimed?
+        do {
+            claimed = try store.transaction { tx in
+                tx.durable = false
+                return try body(tx)
+            }
+        } catch {
+            dueHooks = []
+            throw error
         }
+        fireDueHooks()
+        return claimed
+    }
+
+    /// Notes the hooks a job's end calls for (caller holds the lock; `job` is as just put):
+    /// `on_finish` for a job in a final state, and `on_idle` when its queue has no pending,
+    /// failed or running job left. Exactly one transaction makes a job final, and exactly one
+    /// makes a queue's last live job final, so each fires once, on one host.
+    func noteFinished(_ job: Job, tx: Transaction) throws {
+        let config = tx.config
+        guard config.onFinish != nil || config.onIdle != nil else { return }
+        if let command = config.onFinish {
+            dueHooks.append(Hooks.Due(what: "on_finish for \(job.id)", command: command, env: Worker.hookEnvironment(job, home: store.home)))
+        }
+        if let command = config.onIdle, try tx.liveCount(queue: job.queue) == 0 {
+            dueHooks.append(Hooks.Due(what: "on_idle for queue \(job.queue)", command: command,
+                                    env: [("QUEUECTL_QUEUE", job.queue), ("QUEUECTL_HOME", store.home.path)]))
+        }
+    }
+
+    /// What a hook learns of the job that ended (README, "Hooks").
+    static func hookEnvironment(_ job: Job, home: Home) -> [(String, String)] {
+        [("QUEUECTL_JOB_ID", job.id), ("QUEUECTL_STATE", job.state.rawValue),
+         ("QUEUECTL_EXIT_CODE", job.exitCode.map(String.init) ?? ""), ("QUEUECTL_QUEUE", job.queue),
+         ("QUEUECTL_LABEL", job.label ?? ""), ("QUEUECTL_HOME", home.path)]
+    }
+
+    private func fireDueHooks() {
+        guard !dueHooks.isEmpty else { return }
+        let config = (try? store.config()) ?? Config()
+        for h in dueHooks { hooks.fire(h.what, command: h.command, env: h.env, timeout: config.hookTimeout, killGrace: config.killGrace) }
+        dueHooks = []
     }
 
     private var lastRecovery = -Double.infinity
@@ -107,11 +153,12 @@ public final class Worker {
     func claimNext(_ tx: Transaction) throws -> Claimed? {
         if Clock.monotonic() - lastRecovery >= 1 {
             lastRecovery = Clock.monotonic()
-            try Recovery.recoverLostJobs(tx: tx, log: log)
+            for j in try Recovery.recoverLostJobs(tx: tx, log: log) where j.state.isFinished { try noteFinished(j, tx: tx) }
             for (var j, why) in try tx.blockedJobs() {
                 Lifecycle.cancel(&j, now: tx.now, reason: "not run: " + why)
                 try tx.put(j)
                 log("\(j.id) cancelled: \(why)")
+                try noteFinished(j, tx: tx)
             }
         }
         guard var job = try tx.nextRunnable(rule: try tx.claimRule(served: queues)) else {
@@ -153,6 +200,7 @@ public final class Worker {
         runner.shouldKill = { [unowned self] signals, supervisorGone in
             self.handle(signals, supervisorGone: supervisorGone)
             self.renewLeaseIfDue()
+            self.hooks.reap()
             // Cancelled from another machine, or taken over after this host's lease expired (a
             // pause, a partition): the claim is no longer this attempt's, so the attempt stops.
             // Paused (the job, or its queue with --jobs): the attempt is held stopped. Both are
@@ -248,6 +296,8 @@ public final class Worker {
             // Checked here, under the lock: a late result is never written over a later claim.
             ranUncompleted = true
             if why.hasPrefix("superseded") { log("\(id): claim \(why); this attempt's late result is discarded") }
+            // Cancelled while it ran (here or from another machine): its end is this worker's to announce.
+            if why == "cancelled", let c = current0 { try noteFinished(c, tx: tx) }
             return
         }
         guard var current = current0 else { return }
@@ -260,6 +310,7 @@ public final class Worker {
         let started = current.startedAt ?? tx.now
         let result = Lifecycle.finish(&current, outcome: f.outcome, now: tx.now, config: tx.config)
         try tx.put(current)
+        if current.state.isFinished { try noteFinished(current, tx: tx) }
         let took = Clock.humanDuration(Double(tx.now - started) / 1000)
         switch result {
         case .completed:
@@ -344,6 +395,8 @@ public final class Worker {
     private var seen: [Int] = []
 
     func wait(seconds: Double) {
+        hooks.reap()
+        let seconds = min(seconds, hooks.nextWake ?? seconds)
         var fds = [pollfd(readable: SignalPipe.readFd),
                    pollfd(readable: supervisorFd)]
         if let w = watch { fds.append(pollfd(readable: w.fd)) }
