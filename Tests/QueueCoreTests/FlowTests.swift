@@ -60,6 +60,7 @@ final class FlowTests: XCTestCase {
     func testRestartAndLabels() throws { try runFlow("restart_labels") }
     func testEdit() throws { try runFlow("edit") }
     func testEditEditor() throws { try runFlow("edit_editor") }
+    func testHooks() throws { try runFlow("hooks") }
 
     // Hostile input: a hand-edited config.json, QUEUECTL_* impersonation, start/stop under compaction.
     func testHostileConfig() throws { try runFlow("hostile_config") }
