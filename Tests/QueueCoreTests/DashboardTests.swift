@@ -173,4 +173,33 @@ final class DashboardTests: HomeTestCase {
         XCTAssertEqual(form.status, 303)
         XCTAssertEqual(jobJSON("evil")["state"] as? String, "pending")
     }
+
+    /// The queue controls: the overview and /queues show queues; pause and resume of a queue and
+    /// of a job go through the API and the forms, need the token, and change what the CLI sees.
+    func testQueuesPauseAndResume() throws {
+        try startDashboard()
+        q("queue", "set", "gpu", "--parallel", "2")
+        q("enqueue", "--id", "g1", "--queue", "gpu", "--delay", "1h", "--", "true")
+        let token = try XCTUnwrap(String(contentsOfFile: home + "/dashboard.token", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+        for path in ["/queues", "/api/queues"] { XCTAssertEqual(http("GET", path).status, 200, path) }
+        XCTAssertTrue(http("GET", "/").body.contains("<td>gpu</td>"), "the overview lists the queues")
+        let queues = try XCTUnwrap(Harness.json(http("GET", "/api/queues").body) as? [[String: Any]])
+        let gpu = try XCTUnwrap(queues.first { $0["name"] as? String == "gpu" })
+        XCTAssertEqual(gpu["parallel"] as? Int, 2)
+        XCTAssertEqual((gpu["counts"] as? [String: Int])?["pending"], 1)
+
+        XCTAssertEqual(http("POST", "/api/queues/gpu/pause?jobs=1").status, 403, "no token")
+        XCTAssertEqual(http("POST", "/api/queues/gpu/pause?jobs=1", headers: ["X-Queuectl-Token: \(token)"]).status, 200)
+        XCTAssertTrue(q("queue", "list").stdout.contains("paused (jobs stopped)"), q("queue", "list").stdout)
+        XCTAssertEqual(http("POST", "/queues/resume", body: "name=gpu&token=\(token)").status, 303)
+        XCTAssertFalse(q("queue", "list").stdout.contains("paused"), q("queue", "list").stdout)
+        XCTAssertEqual(http("POST", "/api/queues/.x/pause", headers: ["X-Queuectl-Token: \(token)"]).status, 400, "a bad queue name")
+
+        XCTAssertEqual(http("POST", "/api/jobs/g1/pause", headers: ["X-Queuectl-Token: \(token)"]).status, 200)
+        XCTAssertEqual(jobJSON("g1")["paused"] as? Bool, true)
+        XCTAssertTrue(http("GET", "/jobs/g1").body.contains("Resume"), "a paused job's page offers Resume")
+        XCTAssertEqual(http("POST", "/jobs/resume", body: "id=g1&token=\(token)").status, 303)
+        XCTAssertNil(jobJSON("g1")["paused"], "resumed: the key is gone")
+        XCTAssertEqual(http("POST", "/api/jobs/good/pause", headers: ["X-Queuectl-Token: \(token)"]).status, 409, "a finished job")
+    }
 }
