@@ -94,4 +94,12 @@ final class FlowTests: XCTestCase {
     func testHostsSecondStart() throws { try runFlow("hosts_second_start") }
     func testHostsLocalDrain() throws { try runFlow("hosts_local_drain") }
     func testHostsLocalKill() throws { try runFlow("hosts_local_kill") }
+
+    // Named queues: parallel limits and slots, pause/resume (a stopped job's timeout), move, queues
+    // served per host (simulated hosts sharing a local home), the dashboard's queue controls.
+    func testQueuesLimits() throws { try runFlow("queues_limits") }
+    func testPauseResume() throws { try runFlow("pause_resume") }
+    func testMove() throws { try runFlow("move") }
+    func testQueuesHosts() throws { try runFlow("queues_hosts") }
+    func testQueuesDashboard() throws { try runFlow("queues_dashboard") }
 }
