@@ -32,6 +32,28 @@ enum Terminal {
     }
 
 
+    /// An error is one line, whatever a user's value echoed in it holds: control characters
+    /// (a newline in a queue name, a tab) are shown escaped.
+    static func oneLine(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 || u.value == 0x7F {
+                    let hex = Array("0123456789abcdef")
+                    out += "\\x" + String(hex[Int(u.value >> 4)]) + String(hex[Int(u.value & 0xF)])
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out
+    }
+
     static func err(_ s: String) {
         fflush(stdout)
         fputs(s + "\n", stderr)

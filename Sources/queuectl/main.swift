@@ -24,7 +24,7 @@ func main() -> Int32 {
         }
     } catch {
         let q = QueueError.from(error)
-        Terminal.err("\(program): error: \(q.description)")
+        Terminal.err("\(program): error: \(Terminal.oneLine(q.description))")
         return q.exitCode
     }
 }

@@ -86,9 +86,12 @@ public enum Lifecycle {
         job.updatedAt = now
     }
 
-    /// `dlq retry`: back to pending with a fresh set of attempts, runnable now.
+    /// `dlq retry`, `restart`: back to pending with a fresh set of attempts, runnable now, in
+    /// its place by age (an earlier `pause` or `move` of it no longer applies).
     public static func retryFromDLQ(_ job: inout Job, now: Millis) {
         job.state = .pending
+        job.paused = false
+        job.order = nil
         job.attempts = 0
         job.nextRunAt = nil
         job.runAt = nil
