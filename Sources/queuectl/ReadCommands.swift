@@ -57,6 +57,17 @@ enum ReadCommands {
         }
     }
 
+    /// Why a waiting job's queue holds it back, if it does (a pause, a limit narrower than the job).
+    static func queueNote(_ job: Job, _ settings: QueueSettings) -> String {
+        guard job.state.isWaiting else { return "" }
+        let q = settings[job.queue]
+        if q.paused { return " (paused: 'queuectl resume --queue \(job.queue)')" }
+        if q.parallel > 0 && job.slots > q.parallel {
+            return " (waits: it needs \(job.slots) slots and the queue allows \(q.parallel); 'queuectl queue set \(job.queue) --parallel \(job.slots)')"
+        }
+        return ""
+    }
+
     static func show(_ cmd: ParsedCommand, store: JSONStore) throws -> Int32 {
         let id = cmd.arguments[0]
         guard let job = try store.job(id) else {
@@ -69,7 +80,7 @@ enum ReadCommands {
         func t(_ m: Millis?) -> String { m.map { Clock.iso($0) } ?? "-" }
         var rows: [[String]] = [
             ["id", job.id], ["command", job.command], ["state", Terminal.state(job.state) + (job.paused && job.state.isLive ? " (paused: 'queuectl resume \(job.id)')" : "")],
-            ["queue", job.queue + (job.slots != 1 ? ", \(job.slots) slots" : "")],
+            ["queue", job.queue + (job.slots != 1 ? ", \(job.slots) slots" : "") + queueNote(job, try store.queueSettings())],
             ["attempts", "\(job.attempts) of \(job.maxRetries + 1)"], ["priority", String(job.priority)],
             ["created", t(job.createdAt)], ["updated", t(job.updatedAt)],
         ]
