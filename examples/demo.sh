@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A tour of queuectl in a throwaway home: enqueue a success, a failure and a slow job, run
-# workers, watch the failure retried and dead-lettered, retry it from the DLQ, stop the workers.
+# workers, watch the failure retried and dead-lettered, retry it from the DLQ, stop the workers;
+# then a named queue with a limit of one, paused with its running job and resumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Q="${QUEUECTL:-}"
@@ -41,3 +42,14 @@ step dlq retry flaky
 step list --state pending
 step worker stop
 step status
+
+step queue set gpu --parallel 1
+step enqueue --id train --queue gpu --label nightly -- sleep 2
+step enqueue --id evaluate --queue gpu --label nightly -- echo evaluated
+step worker start --count 2 --detach
+step pause --queue gpu --jobs
+step queue list
+step resume --queue gpu
+step wait train evaluate --timeout 60
+step list --queue gpu
+step worker stop
