@@ -115,13 +115,13 @@ enum CommandTable {
         defaultSubcommand: "list")
 
     static let pause = CommandSpec(
-        "pause", summary: "stop new claims of a queue or of jobs; a paused running job is stopped (SIGSTOP) until resumed",
-        arguments: [ArgumentSpec("ID", help: "job ids (waiting ones are held, running ones stopped)", optional: true, variadic: true)],
+        "pause", summary: "stop new claims of a queue or of jobs; with --jobs, stop the running ones too (SIGSTOP) until resumed",
+        arguments: [ArgumentSpec("ID", help: "job ids: not claimed until resumed (a running one goes on unless --jobs)", optional: true, variadic: true)],
         options: [
             OptionSpec("queue", short: "q", value: "NAME", help: "pause this queue instead: no new job of it starts"),
-            OptionSpec("jobs", help: "with --queue: stop its running jobs too (their timeouts do not count the time stopped)"),
+            OptionSpec("jobs", help: "stop the running jobs too (SIGSTOP; their timeouts do not count the time stopped)"),
         ],
-        examples: ["queuectl pause --queue default", "queuectl pause --queue gpu --jobs", "queuectl pause job1 job2"])
+        examples: ["queuectl pause --queue default", "queuectl pause --queue gpu --jobs", "queuectl pause job1 job2", "queuectl pause --jobs job3"])
 
     static let resume = CommandSpec(
         "resume", summary: "undo pause: claims go on, stopped jobs continue (SIGCONT)",

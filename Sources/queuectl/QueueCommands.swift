@@ -43,14 +43,19 @@ enum QueueCommands {
             }
             return 0
         }
-        if cmd.flag("jobs") { throw QueueError.usage("--jobs goes with --queue NAME (a paused job that is running is always stopped)") }
         guard !cmd.arguments.isEmpty else { throw QueueError.usage("name the jobs to \(verb), or give --queue NAME; see 'queuectl \(verb) --help'") }
-        let jobs = try Pause.jobs(store: store, ids: cmd.arguments, paused: paused)
+        let stop = paused && cmd.flag("jobs")
+        let jobs = try Pause.jobs(store: store, ids: cmd.arguments, paused: paused, stopRunning: stop)
         for j in jobs { print(j.id) }
         let running = jobs.filter { $0.state == .processing }.count
         if running > 0 {
             let poll = Clock.humanDuration((try? store.config().pollInterval) ?? 1)
-            Terminal.err("\(running) running job\(running == 1 ? " is" : "s are") \(paused ? "stopped" : "continued") by \(running == 1 ? "its worker" : "their workers") within poll_interval (\(poll))")
+            let them = running == 1 ? "it" : "them"
+            if !paused || stop {
+                Terminal.err("\(running) running job\(running == 1 ? " is" : "s are") \(paused ? "stopped" : "continued") by \(running == 1 ? "its worker" : "their workers") within poll_interval (\(poll))")
+            } else {
+                Terminal.err("\(running) running job\(running == 1 ? " goes" : "s go") on (a retry waits until resumed); 'queuectl pause --jobs \(jobs.filter { $0.state == .processing }.map(\.id).joined(separator: " "))' stops \(them) too")
+            }
         }
         return 0
     }

@@ -33,7 +33,7 @@ enum ReadCommands {
         let labelled = jobs.contains { $0.label != nil }  // the column only when some job has one
         let queued = jobs.contains { $0.queue != QueueSettings.defaultQueue }  // likewise
         let rows = jobs.map { j -> [String] in
-            [j.id, Terminal.state(j.state) + (j.paused && j.state.isLive ? " (paused)" : ""), "\(j.attempts)/\(j.maxRetries + 1)", String(j.priority), when(j, now: now)]
+            [j.id, Terminal.state(j.state) + (j.paused && j.state.isLive ? (j.stopsRunning && j.state == .processing ? " (paused, stopped)" : " (paused)") : ""), "\(j.attempts)/\(j.maxRetries + 1)", String(j.priority), when(j, now: now)]
                 + (queued ? [j.queue] : [])
                 + (labelled ? [j.label ?? ""] : [])
                 + [j.lastError.map { j.state == .completed ? "" : $0 } ?? "", j.command]
@@ -79,7 +79,7 @@ enum ReadCommands {
         }
         func t(_ m: Millis?) -> String { m.map { Clock.iso($0) } ?? "-" }
         var rows: [[String]] = [
-            ["id", job.id], ["command", job.command], ["state", Terminal.state(job.state) + (job.paused && job.state.isLive ? " (paused: 'queuectl resume \(job.id)')" : "")],
+            ["id", job.id], ["command", job.command], ["state", Terminal.state(job.state) + (job.paused && job.state.isLive ? " (paused\(job.stopsRunning ? ", stopped while running" : ""): 'queuectl resume \(job.id)')" : "")],
             ["queue", job.queue + (job.slots != 1 ? ", \(job.slots) slots" : "") + queueNote(job, try store.queueSettings())],
             ["attempts", "\(job.attempts) of \(job.maxRetries + 1)"], ["priority", String(job.priority)],
             ["created", t(job.createdAt)], ["updated", t(job.updatedAt)],

@@ -23,6 +23,7 @@ final class JobSchemaTests: XCTestCase {
         j.queue = "gpu"
         j.slots = 2
         j.paused = true
+        j.stopsRunning = true
         j.order = -1_700_000_000_000
         j.workerPid = 42
         j.workerStart = 4242

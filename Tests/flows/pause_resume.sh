@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # pause and resume. `pause --queue default --jobs` stops the running job's process group (state
 # T, no progress) and keeps a job enqueued meanwhile from starting; `resume --queue default`
-# continues the job (same attempt, it completes) and the new job runs. A job with --timeout 2
-# held stopped by `pause ID` for 5 s then resumed completes: the stopped time is not counted.
+# continues the job (same attempt, it completes) and the new job runs. `pause ID` of a running
+# job without --jobs lets it run on (it completes); a job with --timeout 2 held stopped by
+# `pause --jobs ID` for 5 s then resumed completes: the stopped time is not counted.
 # `pause ID` on a pending job holds it while jobs behind it run (list: "pending (paused)");
 # `resume ID` lets it run. The refusals: finished or unknown job (exit 1, all or nothing), no
-# ids and no --queue, --jobs without --queue, ids with --queue, a bad queue name (exit 2).
+# ids and no --queue, --jobs alone, ids with --queue, a bad queue name (exit 2).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queues_lib.sh"
 
@@ -41,16 +42,24 @@ wait_until 20 "p2 ran" state_is p2 completed
 q queue list | grep -Eq '^default +active ' || fail "queue list after resume: $(q queue list)"
 check "resume --queue default: p1 continued (SIGCONT, ticking again), completed in its one attempt; p2 then ran"
 
+# pause ID of a running job, without --jobs: it goes on (held only from new claims).
+q enqueue --id r1 -- "sleep 1 # $MARK" >/dev/null
+wait_until 20 "r1 running, its group recorded" eval 'state_is r1 processing && [ -n "$(pgid_of r1)" ]'
+[ "$(q pause r1 2>"$T/err")" = r1 ] || fail "pause r1: $(cat "$T/err")"
+grep -q "goes on" "$T/err" || fail "pause r1 should say the running job goes on: $(cat "$T/err")"
+wait_until 20 "r1 completed while paused without --jobs" state_is r1 completed
+check "pause r1 (running, no --jobs): it went on and completed; stderr: $(cat "$T/err")"
+
 # The timeout does not count the time stopped.
 q enqueue --id t1 --timeout 2 -- "sleep 3 # $MARK" >/dev/null
 wait_until 20 "t1 running, its group recorded" eval 'state_is t1 processing && [ -n "$(pgid_of t1)" ]'
 pg=$(pgid_of t1)
-out=$(q pause t1 2>"$T/err") || fail "pause t1: $(cat "$T/err")"
+out=$(q pause --jobs t1 2>"$T/err") || fail "pause --jobs t1: $(cat "$T/err")"
 [ "$out" = t1 ] || fail "pause t1 printed '$out'"
 wait_until 10 "t1's group stopped" group_is "$pg" stopped
 stopped_at=$(date +%s%3N)
 q list >"$T/l"
-grep -Eq '^t1 +processing \(paused\) ' "$T/l" || fail "list while t1 is held: $(cat "$T/l")"
+grep -Eq '^t1 +processing \(paused, stopped\) ' "$T/l" || fail "list while t1 is held: $(cat "$T/l")"
 q show t1 --json | grep -q '"paused": true' || fail "show t1 --json has no \"paused\": true"
 q show t1 | grep -q paused || fail "show t1 does not say it is paused: $(q show t1)"
 until [ "$(date +%s%3N)" -ge $(( stopped_at + 5000 )) ]; do
@@ -63,7 +72,7 @@ state_is t1 completed && [ "$(field t1 attempts)" = 1 ] \
     || fail "t1 (timeout 2 s, held stopped 5 s) ended $(field t1 state) after $(field t1 attempts) attempt(s): $(field t1 last_error)"
 ran_ms=$(( $(date -d "$(field t1 finished_at)" +%s%3N) - $(date -d "$(field t1 started_at)" +%s%3N) ))
 [ "$ran_ms" -ge 5000 ] || fail "t1's attempt lasted $ran_ms ms: it was not held 5 s"
-check "t1 (--timeout 2, sleep 3) held stopped 5 s by 'pause t1' (list: processing (paused)), resumed: completed in $ran_ms ms, not timed out"
+check "t1 (--timeout 2, sleep 3) held stopped 5 s by 'pause --jobs t1' (list: processing (paused, stopped)), resumed: completed in $ran_ms ms, not timed out"
 
 # pause ID on a pending job. The queue is paused meanwhile so no worker takes h1 first.
 q pause --queue default >/dev/null 2>&1
@@ -94,10 +103,9 @@ refused 1 pause p1;               m2=$REFUSED
 refused 1 resume p1
 refused 2 pause;                  m3=$REFUSED
 refused 2 resume
-refused 2 pause --jobs z1;        m4=$REFUSED
-refused 2 pause --jobs
+refused 2 pause --jobs;           m4=$REFUSED
 refused 2 pause --queue default z1
 refused 2 resume --queue default z1
 refused 2 pause --queue 'a/b'
 refused 2 pause --queue ''
-check "refused, home unchanged: unknown → 1 ($m1); z1 with an unknown id → 1, z1 not paused; finished → 1 ($m2); nothing named → 2 ($m3); --jobs without --queue → 2 ($m4); --queue with ids, bad queue name → 2"
+check "refused, home unchanged: unknown → 1 ($m1); z1 with an unknown id → 1, z1 not paused; finished → 1 ($m2); nothing named → 2 ($m3); --jobs alone → 2 ($m4); --queue with ids, bad queue name → 2"

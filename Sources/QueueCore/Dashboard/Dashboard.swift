@@ -179,7 +179,7 @@ public final class Dashboard {
             return HTTPResponse(status: 303, body: "", headers: [("Location", "/queues")])
         case (2, "jobs") where parts[1] == "pause" || parts[1] == "resume":   // the job page's form
             guard let id = r.form["id"].flatMap({ jobId(Substring($0)) }) else { throw QueueError.usage("give a job id") }
-            try Pause.jobs(store: scratch(), ids: [id], paused: parts[1] == "pause")
+            try Pause.jobs(store: scratch(), ids: [id], paused: parts[1] == "pause", stopRunning: r.form["jobs"] == "1")
             return HTTPResponse(status: 303, body: "", headers: [("Location", "/jobs/" + id)])
         case (4, "api") where parts[1] == "queues" && (parts[3] == "pause" || parts[3] == "resume"):
             let name = String(parts[2])
@@ -187,7 +187,7 @@ public final class Dashboard {
             return json(.object([("queue", .string(name)), ("paused", .bool(parts[3] == "pause")), ("running", .int(Int64(running)))]))
         case (4, "api") where parts[1] == "jobs" && (parts[3] == "pause" || parts[3] == "resume"):
             guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }
-            let jobs = try Pause.jobs(store: scratch(), ids: [id], paused: parts[3] == "pause")
+            let jobs = try Pause.jobs(store: scratch(), ids: [id], paused: parts[3] == "pause", stopRunning: r.query["jobs"] == "1")
             return json(.object([(parts[3] == "pause" ? "paused" : "resumed", .array(jobs.map { .string($0.id) }))]))
         case (4, "api") where parts[1] == "jobs" && parts[3] == "retry":
             guard let id = jobId(parts[2]) else { return json(.object([("error", .string("bad id"))]), status: 400) }

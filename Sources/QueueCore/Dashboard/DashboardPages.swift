@@ -144,7 +144,7 @@ enum DashboardPages {
     static func job(_ j: Job, logs: [(Int, String)], token: String) -> String {
         func t(_ m: Millis?) -> String { m.map { Clock.iso($0) } ?? "—" }
         var fields: [(String, String)] = [
-            ("State", stateBadge(j.state) + (j.paused && j.state.isLive ? " (paused)" : "")), ("Command", "<code>\(esc(j.command))</code>"),
+            ("State", stateBadge(j.state) + (j.paused && j.state.isLive ? (j.stopsRunning ? " (paused, stopped while running)" : " (paused)") : "")), ("Command", "<code>\(esc(j.command))</code>"),
             ("Queue", esc(j.queue) + (j.slots != 1 ? " (\(j.slots) slots)" : "")),
             ("Attempts", "\(j.attempts) of \(j.maxRetries + 1)"), ("Priority", String(j.priority)),
             ("Created", t(j.createdAt)), ("Updated", t(j.updatedAt)), ("Next run", t(j.nextRunAt)),
@@ -164,7 +164,9 @@ enum DashboardPages {
         }.joined()
         let retry = j.state == .dead ? "<form method=\"post\" action=\"/dlq/retry\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Retry</button></form>"
             : j.state.isFinished ? "<form method=\"post\" action=\"/jobs/restart\"><input type=\"hidden\" name=\"token\" value=\"\(esc(token))\"><input type=\"hidden\" name=\"id\" value=\"\(esc(j.id))\"><button>Restart</button></form>"
-            : button(j.paused ? "Resume" : "Pause", action: j.paused ? "/jobs/resume" : "/jobs/pause", [("id", j.id)], token: token)
+            : j.paused ? button("Resume", action: "/jobs/resume", [("id", j.id)], token: token)
+            : button("Pause", action: "/jobs/pause", [("id", j.id)], token: token)
+                + (j.state == .processing ? button("Pause and stop it", action: "/jobs/pause", [("id", j.id), ("jobs", "1")], token: token) : "")
         return page(j.id, "Jobs", token: token, """
         <h1>Job <code>\(esc(j.id))</code></h1>\(retry)<dl>\(dl)</dl>
         <h2>Attempts</h2>\(attempts.isEmpty ? "<p class=\"muted\">not run yet</p>" : attempts)

@@ -97,8 +97,10 @@ public struct Job: Equatable {
     public var queue: String { get { extras?.queue ?? QueueSettings.defaultQueue } set { setExtra { $0.queue = newValue == QueueSettings.defaultQueue ? nil : newValue } } }
     /// How much of its queue's parallel limit it takes while it runs (`--slots`, default 1).
     public var slots: Int { get { extras.map { Int($0.slots) } ?? 1 } set { setExtra { $0.slots = Int32(clamping: max(1, newValue)) } } }
-    /// Held by `pause ID`: not claimed while waiting; stopped (SIGSTOP) by its worker while running.
-    public var paused: Bool { get { extras?.paused ?? false } set { setExtra { $0.paused = newValue } } }
+    /// Held by `pause ID`: not claimed while waiting (a running attempt goes on; its retry waits).
+    public var paused: Bool { get { extras?.paused ?? false } set { setExtra { $0.paused = newValue; if !newValue { $0.stopsRunning = false } } } }
+    /// With `paused` (`pause ID --jobs`): while it runs, its worker keeps its process group stopped.
+    public var stopsRunning: Bool { get { extras?.stopsRunning ?? false } set { setExtra { $0.stopsRunning = newValue && $0.paused } } }
     /// Set by `move`: replaces the due time as the second key of the selection order (after priority).
     public var order: Millis? { get { extras?.order } set { setExtra { $0.order = newValue } } }
     public var workerPid: Int? { get { _workerPid == Int32.min ? nil : Int(_workerPid) } set { _workerPid = newValue.map { Int32(clamping: $0) } ?? Int32.min } } // while processing
@@ -127,10 +129,10 @@ public struct Job: Equatable {
         var lastError: String?, workerHost: String?, label: String?, queue: String?
         var order: Millis?
         var slots: Int32 = 1
-        var paused = false
+        var paused = false, stopsRunning = false
         init(_ e: Extras? = nil) {
             (lastError, workerHost, label, queue) = (e?.lastError, e?.workerHost, e?.label, e?.queue)
-            (order, slots, paused) = (e?.order, e?.slots ?? 1, e?.paused ?? false)
+            (order, slots, paused, stopsRunning) = (e?.order, e?.slots ?? 1, e?.paused ?? false, e?.stopsRunning ?? false)
         }
         var isEmpty: Bool { lastError == nil && workerHost == nil && label == nil && queue == nil && order == nil && slots == 1 && !paused }
     }
@@ -190,6 +192,7 @@ public struct Job: Equatable {
         if let q = extras?.queue { w.key(.queue); w.str(q) }
         if slots != 1 { w.key(.slots); w.int(slots) }
         if paused { w.key(.paused); w.lit("true") }
+        if stopsRunning { w.key(.stopsRunning); w.lit("true") }
         if let o = order { w.key(.order); w.int(Int(o)) }
         if let p = workerPid { w.key(.workerPid); w.int(p) }
         if let s = workerStart { w.key(.workerStart); w.int(s) }
@@ -240,6 +243,7 @@ public struct Job: Equatable {
             case .queue: if let q = v.stringValue, QueueSettings.isValidName(q) { queue = q }
             case .slots: slots = Int(clamping: v.intValue ?? 1)
             case .paused: paused = v.boolValue ?? false
+            case .stopsRunning: stopsRunning = v.boolValue ?? false  // `paused` comes first (JobSchema order)
             case .order: order = v.intValue
             case .workerPid: workerPid = v.intValue.map { Int($0) }
             case .workerStart: workerStart = v.intValue

@@ -13,14 +13,14 @@ public enum JobSchema {
         case runAt = "run_at", nextRunAt = "next_run_at", timeout
         case exitCode = "exit_code", lastError = "last_error", cwd
         case batchIndex = "batch_index", env
-        case dependsOn = "depends_on", label, queue, slots, paused, order, workerPid = "worker_pid", workerStart = "worker_start"
+        case dependsOn = "depends_on", label, queue, slots, paused, stopsRunning = "stops_running", order, workerPid = "worker_pid", workerStart = "worker_start"
         case workerHost = "worker_host", jobPgid = "job_pgid", jobStart = "job_start"
         case startedAt = "started_at", finishedAt = "finished_at", firstStartedAt = "first_started_at", history
 
         /// Written only when it holds something.
         public var isOptional: Bool {
             switch self {
-            case .batchIndex, .env, .dependsOn, .label, .queue, .slots, .paused, .order, .workerPid, .workerStart, .workerHost, .jobPgid, .jobStart, .firstStartedAt: true
+            case .batchIndex, .env, .dependsOn, .label, .queue, .slots, .paused, .stopsRunning, .order, .workerPid, .workerStart, .workerHost, .jobPgid, .jobStart, .firstStartedAt: true
             default: false
             }
         }

@@ -16,10 +16,11 @@ public enum Pause {
         return try store.read { state in state.processing.filter { $0.queue == name }.count }
     }
 
-    /// Holds (or releases) jobs: waiting ones are not claimed, running ones are stopped by their
-    /// worker. All or nothing: an unknown or finished job changes none of them. Returns the jobs.
+    /// Holds (or releases) jobs: they are not claimed while paused (a running one goes on, and a
+    /// retry of it waits); with `stopRunning` (`--jobs`) a running one is stopped by its worker
+    /// too. All or nothing: an unknown or finished job changes none of them. Returns the jobs.
     @discardableResult
-    public static func jobs(store: JSONStore, ids: [String], paused: Bool) throws -> [Job] {
+    public static func jobs(store: JSONStore, ids: [String], paused: Bool, stopRunning: Bool = false) throws -> [Job] {
         guard !ids.isEmpty else { throw QueueError.usage("name the jobs to \(paused ? "pause" : "resume"), or give --queue NAME") }
         return try store.transaction { tx in
             var changed: [Job] = []
@@ -28,8 +29,9 @@ public enum Pause {
                 guard !j.state.isFinished else {
                     throw QueueError.conflict("job \"\(id)\" is \(j.state.rawValue): there is nothing to \(paused ? "pause" : "resume")\(paused ? "" : "; 'queuectl restart \(id)' runs it again")")
                 }
-                if j.paused != paused {
+                if j.paused != paused || j.stopsRunning != (paused && stopRunning) {
                     j.paused = paused
+                    j.stopsRunning = paused && stopRunning
                     j.updatedAt = tx.now
                     try tx.put(j)
                 }

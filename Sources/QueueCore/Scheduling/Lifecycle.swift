@@ -90,7 +90,7 @@ public enum Lifecycle {
     /// its place by age (an earlier `pause` or `move` of it no longer applies).
     public static func retryFromDLQ(_ job: inout Job, now: Millis) {
         job.state = .pending
-        job.paused = false
+        job.paused = false  // and stopsRunning with it
         job.order = nil
         job.attempts = 0
         job.nextRunAt = nil

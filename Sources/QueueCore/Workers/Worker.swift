@@ -241,10 +241,11 @@ public final class Worker {
         return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest && superseded == nil)
     }
 
-    /// Whether a running job should be held stopped: paused itself, or its queue paused with its running jobs.
+    /// Whether a running job should be held stopped: paused itself with `--jobs`, or its queue
+    /// paused with its running jobs.
     func holdWanted(_ current: Job?) -> Bool {
         guard let c = current else { return false }
-        if c.paused { return true }
+        if c.stopsRunning { return true }
         guard let settings = try? store.queueSettings() else { return false }
         let q = settings[c.queue]
         return q.paused && q.stopsRunning
