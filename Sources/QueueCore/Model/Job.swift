@@ -156,6 +156,22 @@ public struct Job: Equatable {
 
     public static func == (a: Job, b: Job) -> Bool { a.json == b.json }
 
+    /// Takes what a user gives a job at enqueue from `other` (its command, limits, directory,
+    /// environment, dependencies, label, queue and slots; not its id, state or schedule): what
+    /// `edit` replaces and `restart --as-new` copies. One list, so a new field is added once.
+    public mutating func takeUserFields(of other: Job) {
+        command = other.command
+        maxRetries = other.maxRetries
+        priority = other.priority
+        timeout = other.timeout
+        cwd = other.cwd
+        env = other.env
+        dependsOn = other.dependsOn
+        label = other.label
+        queue = other.queue
+        slots = other.slots
+    }
+
     /// When it may next start (nil: now).
     public var dueAt: Millis? { nextRunAt ?? runAt }
 

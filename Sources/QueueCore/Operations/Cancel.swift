@@ -39,7 +39,7 @@ public enum Cancel {
         // A running job's end is announced by its worker (it finds the job cancelled); a waiting
         // one's, here, by a detached process so that `cancel` does not wait for the hook.
         if let config = try? store.config(), let command = config.onFinish, !ended.isEmpty {
-            let due = ended.map { Hooks.Due(what: "on_finish for \($0.id)", command: command, env: Worker.hookEnvironment($0, home: store.home)) }
+            let due = ended.map { Hooks.Due.onFinish($0, command: command, home: store.home) }
             Hooks.fireDetached(due, home: store.home, timeout: config.hookTimeout, killGrace: config.killGrace)
         }
         // Outside the lock: stop running jobs. Their worker sees the exit and, finding the job

@@ -62,16 +62,7 @@ public enum Edit {
                 guard try tx.contains(d) else { throw QueueError.invalidJob("job \"\(id)\": depends on unknown job \"\(d)\"") }
             }
             try checkNoCycle(id: id, dependsOn: edited.dependsOn, tx: tx)
-            job.command = edited.command
-            job.maxRetries = edited.maxRetries
-            job.priority = edited.priority
-            job.timeout = edited.timeout
-            job.cwd = edited.cwd
-            job.env = edited.env
-            job.dependsOn = edited.dependsOn
-            job.label = edited.label
-            job.queue = edited.queue
-            job.slots = edited.slots
+            job.takeUserFields(of: edited)
             if input["run_at"] != nil || input["delay"] != nil {
                 job.runAt = edited.runAt
                 job.nextRunAt = edited.runAt

@@ -13,6 +13,10 @@ public enum Pause {
             s[name].paused = paused
             s[name].stopsRunning = paused && stopRunning
         }
+        // The running jobs only, read without loading every job (as `status` does).
+        let running = try store.counts()[.processing] ?? 0
+        guard running > 0 else { return 0 }
+        if let r = try store.recent(limit: running, state: .processing) { return r.jobs.filter { $0.queue == name }.count }
         return try store.read { state in state.processing.filter { $0.queue == name }.count }
     }
 

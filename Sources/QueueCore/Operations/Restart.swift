@@ -37,17 +37,10 @@ public enum Restart {
         }
     }
 
-    /// What the user gave the job (command, directory, environment, limits, dependencies, label),
-    /// under a new id, as if just enqueued.
+    /// What the user gave the job (Job.takeUserFields), under a new id, as if just enqueued.
     static func copy(of j: Job, now: Millis) -> Job {
         var c = Job(id: JobInput.generateId(now: now), command: j.command, maxRetries: j.maxRetries, createdAt: now, cwd: j.cwd)
-        c.priority = j.priority
-        c.timeout = j.timeout
-        c.env = j.env
-        c.dependsOn = j.dependsOn
-        c.label = j.label
-        c.queue = j.queue
-        c.slots = j.slots
+        c.takeUserFields(of: j)
         return c
     }
 }

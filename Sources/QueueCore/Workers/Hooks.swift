@@ -174,6 +174,19 @@ extension Hooks {
         public let command: String
         public let env: [(String, String)]
         public init(what: String, command: String, env: [(String, String)]) { (self.what, self.command, self.env) = (what, command, env) }
+
+        /// `on_finish` for a job that ended, with what the hook learns of it (README, "config").
+        public static func onFinish(_ job: Job, command: String, home: Home) -> Due {
+            Due(what: "on_finish for \(job.id)", command: command,
+                env: [("QUEUECTL_JOB_ID", job.id), ("QUEUECTL_STATE", job.state.rawValue),
+                      ("QUEUECTL_EXIT_CODE", job.exitCode.map(String.init) ?? ""), ("QUEUECTL_QUEUE", job.queue),
+                      ("QUEUECTL_LABEL", job.label ?? ""), ("QUEUECTL_HOME", home.path)])
+        }
+
+        /// `on_idle` for a queue that ran empty.
+        public static func onIdle(queue: String, command: String, home: Home) -> Due {
+            Due(what: "on_idle for queue \(queue)", command: command, env: [("QUEUECTL_QUEUE", queue), ("QUEUECTL_HOME", home.path)])
+        }
     }
 
     /// For a command that ends jobs itself (`cancel` of waiting jobs): runs the hooks in a

@@ -124,19 +124,11 @@ public final class Worker {
         let config = tx.config
         guard config.onFinish != nil || config.onIdle != nil else { return }
         if let command = config.onFinish {
-            dueHooks.append(Hooks.Due(what: "on_finish for \(job.id)", command: command, env: Worker.hookEnvironment(job, home: store.home)))
+            dueHooks.append(.onFinish(job, command: command, home: store.home))
         }
         if let command = config.onIdle, try tx.liveCount(queue: job.queue) == 0 {
-            dueHooks.append(Hooks.Due(what: "on_idle for queue \(job.queue)", command: command,
-                                    env: [("QUEUECTL_QUEUE", job.queue), ("QUEUECTL_HOME", store.home.path)]))
+            dueHooks.append(.onIdle(queue: job.queue, command: command, home: store.home))
         }
-    }
-
-    /// What a hook learns of the job that ended (README, "Hooks").
-    static func hookEnvironment(_ job: Job, home: Home) -> [(String, String)] {
-        [("QUEUECTL_JOB_ID", job.id), ("QUEUECTL_STATE", job.state.rawValue),
-         ("QUEUECTL_EXIT_CODE", job.exitCode.map(String.init) ?? ""), ("QUEUECTL_QUEUE", job.queue),
-         ("QUEUECTL_LABEL", job.label ?? ""), ("QUEUECTL_HOME", home.path)]
     }
 
     private func fireDueHooks() {
