@@ -22,6 +22,34 @@ final class StoreTests: XCTestCase {
         try store.transaction { tx in for id in ids { try tx.put(job(id)) } }
     }
 
+    /// The header's direct reading (every transaction does it) agrees with the JSON parser on
+    /// every form, and leaves anything but the plain form to the parser.
+    func testTheJournalHeaderIsReadDirectlyExactlyAsTheParserReadsIt() {
+        let lines = [
+            #"{"journal":"queuectl","generation":1}"#, #"{"journal":"queuectl","generation":0}"#,
+            #"{"journal":"queuectl","generation":9223372036854775807}"#,
+            #"{"journal":"queuectl","generation":9223372036854775808}"#,
+            #"{"journal":"queuectl","generation":99999999999999999999}"#,
+            #"{"journal":"queuectl","generation":007}"#, #"{"journal":"queuectl","generation":-3}"#,
+            #"{"journal":"queuectl","generation":}"#, #"{"journal":"queuectl","generation":12x}"#,
+            #"{"journal":"queuectl","generation":12"#, #"{"journal":"other","generation":12}"#,
+            #"{"journal":"queuectl","generation":4,"follows":{"generation":3,"offset":10}}"#,
+            #"{ "journal": "queuectl", "generation": 5 }"#, "",
+        ]
+        for l in lines {
+            let bytes = Array(l.utf8)
+            bytes.withUnsafeBufferPointer { b in
+                let direct = JournalFile.plainHeaderGeneration(b)
+                let parsed = (try? JSONParser.parse(bytes: b)).flatMap { v -> Int64? in
+                    v["journal"]?.stringValue == "queuectl" ? v["generation"]?.intValue : nil
+                }
+                if let d = direct { XCTAssertEqual(d, parsed, l) }
+                XCTAssertEqual(JournalFile.parseHeaderInfo(b)?.generation, parsed, l)
+            }
+        }
+        XCTAssertEqual(Array(#"{"journal":"queuectl","generation":42}"#.utf8).withUnsafeBufferPointer { JournalFile.plainHeaderGeneration($0) }, 42)
+    }
+
     func testWritesAndReadsBack() throws {
         let t = TempHome()
         try add(t.store(), ["a", "b"])

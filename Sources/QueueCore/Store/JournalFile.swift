@@ -30,11 +30,33 @@ public enum JournalFile {
     public struct Header { public var generation: Int64; public var follows: (generation: Int64, offset: Int)? }
 
     public static func parseHeaderInfo(_ line: UnsafeBufferPointer<UInt8>) -> Header? {
+        // Every transaction reads the header: the plain form as written above is read directly.
+        if let g = plainHeaderGeneration(line) { return Header(generation: g, follows: nil) }
         guard let v = try? JSONParser.parse(bytes: line), v["journal"]?.stringValue == "queuectl",
               let g = v["generation"]?.intValue else { return nil }
         var follows: (Int64, Int)? = nil
         if let f = v["follows"], let fg = f["generation"]?.intValue, let fo = f["offset"]?.intValue, fo >= 0 { follows = (fg, Int(fo)) }
         return Header(generation: g, follows: follows)
+    }
+
+    /// The generation of a header exactly `{"journal":"queuectl","generation":N}`; nil for any
+    /// other form (then the JSON parser decides) or a number that does not fit.
+    static func plainHeaderGeneration(_ line: UnsafeBufferPointer<UInt8>) -> Int64? {
+        let prefix: StaticString = "{\"journal\":\"queuectl\",\"generation\":"
+        let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        guard line.count > p.count + 1, line.count <= p.count + 19, line[line.count - 1] == UInt8(ascii: "}") else { return nil }
+        for i in 0..<p.count where line[i] != p[i] { return nil }
+        if line[p.count] == UInt8(ascii: "0") && line.count > p.count + 2 { return nil }  // not JSON: let the parser refuse it
+        var g: Int64 = 0
+        for i in p.count..<(line.count - 1) {
+            let d = line[i] &- UInt8(ascii: "0")
+            guard d <= 9 else { return nil }
+            let (m, o1) = g.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int64(d))
+            guard !o1, !o2 else { return nil }
+            g = s
+        }
+        return g
     }
 
     public static func line(put job: Job, from: JobState?) -> [UInt8] {
