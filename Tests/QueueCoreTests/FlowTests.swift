@@ -61,6 +61,8 @@ final class FlowTests: XCTestCase {
     func testEdit() throws { try runFlow("edit") }
     func testEditEditor() throws { try runFlow("edit_editor") }
     func testHooks() throws { try runFlow("hooks") }
+    /// Idle workers take turns and skip the lock for changes that offer nothing, with no pickup missed.
+    func testIdleWake() throws { try runFlow("idle_wake") }
 
     // Hostile input: a hand-edited config.json, QUEUECTL_* impersonation, start/stop under compaction.
     func testHostileConfig() throws { try runFlow("hostile_config") }

@@ -116,7 +116,7 @@ extension JSONStore {
     /// and the snapshot are renamed into place, and the journal restarts with a header that
     /// follows the old one to its end.
     func swapIn(snapshotTemp: String, merged: SnapshotMerge.Result, generation gen: Int64, folded: ([UInt8], Int)?) throws {
-        let jfd = try openJournal()
+        let jfd = try openJournal(forWriting: true)
         var follows: (generation: Int64, offset: Int)? = nil
         if let (bytes, end) = folded {
             try Posix.atomicWrite(path: home.journal(generation: gen - 1), byteChunks: [Array(bytes[0..<end])])

@@ -168,7 +168,7 @@ extension JSONStore {
         var locked = true
         defer { if locked { unlock() } }
         guard try currentJournalKey() == key else { return nil }  // replaced meanwhile: this work is stale
-        let jfd = try openJournal()
+        let jfd = try openJournal(forWriting: true)
         var since = try Posix.readAll(fd: jfd, from: cutAt, path: home.journal)
         since.removeSubrange(since.withUnsafeBufferPointer { JournalFile.validEnd($0) }...)
         let end = cutAt + since.count

@@ -29,7 +29,7 @@ extension JSONStore {
 
     func compact(state: QueueState, generation: Int64, follows: (generation: Int64, offset: Int)?) throws {
         let gen = generation + 1
-        let jfd = try openJournal()
+        let jfd = try openJournal(forWriting: true)
         var follows = follows
         if let f = follows {
             // Keep the journal being folded under its generation's own name (a new name, like

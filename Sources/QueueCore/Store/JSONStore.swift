@@ -30,7 +30,10 @@ public final class JSONStore {
     /// network file system only a descriptor opened under the lock sees other machines' writes
     /// (close-to-open consistency), and only closing it makes ours visible to them.
     var journalFd: FileDescriptor?
+    var journalWritable = false
     var cache: Cache?
+    /// How far an idle worker's lock-free look read the journal (JournalPeek.swift).
+    var peeked: (generation: Int64, ino: UInt64, offset: Int)?
     /// How many times this process loaded every job from a snapshot (tests check that following
     /// another process's compaction does not).
     var fullLoads = 0
@@ -82,6 +85,7 @@ public final class JSONStore {
                 throw error
             }
             try commit(tx)
+            markerAtUnlock = recordsMarker ? changeMarker() : nil
             return result
         }()
         if compactionWanted {
@@ -208,6 +212,11 @@ public final class JSONStore {
         hasUnsyncedWrites = false
     }
 
+    /// Whether each transaction notes `changeMarker()` before it unlocks (a worker sets it).
+    public var recordsMarker = false
+    /// The files as the last transaction left them, under its lock (when `recordsMarker`).
+    public private(set) var markerAtUnlock: [Int]?
+
     /// Current journal size and snapshot inode, to tell cheaply whether anything changed.
     public func changeMarker() -> [Int] {
         var a = stat(), b = stat(), c = stat()
@@ -284,7 +293,7 @@ public final class JSONStore {
             tx.fullState = nil
             return
         }
-        let jfd = try openJournal()
+        let jfd = try openJournal(forWriting: true)
         // Serialise the changes, but stop as soon as they would push the journal past the bound.
         let threshold = compactThreshold ?? tx.config.journalMaxBytes
         let room = threshold - tx.view.journalSize

@@ -54,10 +54,17 @@ extension JSONStore {
         var loaded: QueueState?
     }
 
-    func openJournal() throws -> FileDescriptor {
-        if let fd = journalFd { return fd }
-        let fd = try Posix.open(home.journal, O_RDWR | O_CREAT, 0o600)
+    /// The journal, opened for reading; `forWriting` reopens it for writing. A descriptor opened
+    /// for writing wakes every idle worker's inotify watch when it is closed (HomeWatch.swift),
+    /// so a transaction that writes nothing must not hold one. Caller holds the lock.
+    func openJournal(forWriting: Bool = false) throws -> FileDescriptor {
+        if let fd = journalFd {
+            if journalWritable || !forWriting { return fd }
+            closeJournal()
+        }
+        let fd = try Posix.open(home.journal, (forWriting ? O_RDWR : O_RDONLY) | O_CREAT, 0o600)
         journalFd = fd
+        journalWritable = forWriting
         return fd
     }
 

@@ -2,13 +2,17 @@ import Glibc
 
 /// Wakes idle workers when the queue changes: inotify on the home directory reports every
 /// append to the journal and every new snapshot, so a new job is seen within milliseconds.
+/// It wakes on the close of a file opened for writing, not on each write: a writer closes the
+/// journal just before it unlocks, so the woken worker rarely finds the lock still held (with
+/// IN_MODIFY it woke at the write and then slept again on the lock through the writer's fsync).
+/// Only transactions that write open the journal for writing (JSONStore.openJournal).
 final class HomeWatch {
     let fd: FileDescriptor
 
     init?(home: Home) {
         guard let fd = FileDescriptor(returned: inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))) else { return nil }
         self.fd = fd
-        let mask = UInt32(IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE)
+        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO)
         guard inotify_add_watch(fd.rawValue, home.path, mask) >= 0 else {
             fd.close()
             return nil

@@ -42,7 +42,11 @@ public final class Worker {
     /// first, or with `drainWait` until the queue is drained. Returns the process's exit code.
     public func run() -> Int32 {
         // inotify sees only this machine's writes: on a network file system, poll instead.
-        if !FileSystemKind.of(store.home.path).isNetwork { watch = HomeWatch(home: store.home) }
+        if !FileSystemKind.of(store.home.path).isNetwork {
+            watch = HomeWatch(home: store.home)
+            if watch != nil { turn = IdleTurn(home: store.home) }
+        }
+        store.recordsMarker = true
         do {
             hostLock = try WorkerHostLock.hold(store.home)
         } catch {
@@ -60,23 +64,21 @@ public final class Worker {
             do {
                 if let f = unrecorded {
                     // Record the result and take the next job in one transaction (one fsync per job).
+                    let tried = !stopRequested
                     next = try claiming { tx in
                         try record(f, tx: tx)
                         return stopRequested ? nil : try claimNext(tx)
                     }
                     unrecorded = nil
+                    // That transaction looked for work already: asking again at once would only
+                    // cost a second transaction per job.
+                    if next == nil && tried { try foundNothing() }
                 } else if let claimed = next {
                     next = nil
                     unrecorded = execute(claimed)
                 } else {
                     next = try claiming { tx in try claimNext(tx) }
-                    if next == nil && drained {
-                        stopRequested = true
-                        log("worker \(slot): the queue is drained")
-                    } else if next == nil {
-                        seen = store.changeMarker()
-                        try idle()
-                    }
+                    if next == nil { try foundNothing() }
                 }
                 failures = 0
             } catch {
@@ -90,6 +92,19 @@ public final class Worker {
         let config = try? store.config()
         hooks.finish(within: forceRequested ? 0 : (config?.hookTimeout ?? 30))
         return ranUncompleted ? 1 : 0
+    }
+
+    /// After a claim that found nothing: stop if drained, else sleep until the queue changes.
+    private func foundNothing() throws {
+        if drained {
+            stopRequested = true
+            log("worker \(slot): the queue is drained")
+            return
+        }
+        // The files as the claim left them, read under its lock: a change made between the
+        // unlock and a later look would otherwise be taken as already seen.
+        seen = store.markerAtUnlock ?? store.changeMarker()
+        try idle()
     }
 
     /// A claimed job and how to run its attempt.
@@ -155,9 +170,10 @@ public final class Worker {
         }
         guard var job = try tx.nextRunnable(rule: try tx.claimRule(served: queues)) else {
             nextDue = try tx.nextDue()
+            let s = try tx.state
+            holdingBack = s.count(.pending) + s.count(.failed) > 0
             if let wait = drainWait {
                 // Drained: nothing running or awaiting a retry, and nothing due within the wait.
-                let s = try tx.state
                 let horizon = tx.now + (Clock.millis(seconds: wait) ?? 0)
                 drained = s.count(.processing) == 0 && s.count(.failed) == 0 && (nextDue.map { $0 > horizon } ?? true)
             }
@@ -330,6 +346,8 @@ public final class Worker {
     private var lastRetention = -Double.infinity
 
     func idle() throws {
+        // Whatever ends the wait leads to a claim: the turn to watch passes on before it.
+        defer { turn?.giveUp() }
         let config = try store.config()
         // Automatic retention: finished jobs older than `retention` go; checked when idle, at most
         // once a minute (more often only for retentions shorter than two minutes).
@@ -345,7 +363,7 @@ public final class Worker {
             let quietUntil = Clock.monotonic() + min(0.05, config.pollInterval)
             while !stopRequested && Clock.monotonic() < quietUntil {
                 wait(seconds: quietUntil - Clock.monotonic())  // wakes on any change in the home
-                if store.changeMarker() != seen { return }
+                if changed() { return }
             }
             try store.syncJournal()
         }
@@ -361,9 +379,31 @@ public final class Worker {
             if let due = nextDue { seconds = min(seconds, Double(due - now) / 1000) }
             if seconds <= 0 { return }
             wait(seconds: seconds)
-            if store.changeMarker() != seen { return }
+            if changed() { return }
         }
     }
+
+    /// Whether the home changed since the last claim attempt in a way that calls for another.
+    /// Locally, a journal that only grew by lines that leave no job claimable (another worker's
+    /// claim or result) is absorbed without the lock, unless the last attempt saw jobs waiting
+    /// (then any change, a finished dependency or a freed slot, may release one).
+    private func changed() -> Bool {
+        if let t = turn, !t.take() { return false }  // another idle worker is watching
+        let now = store.changeMarker()
+        guard now != seen else { return false }
+        if watch != nil, !holdingBack, now.count == 3, seen.count == 3, now[1] == seen[1], now[2] == seen[2], now[0] > seen[0],
+           !store.appendedLinesMayOfferWork() {
+            seen = now
+            return false
+        }
+        return true
+    }
+
+    /// Whether the last claim attempt that found nothing saw jobs pending or failed (held back
+    /// by dependencies, limits, pauses or due times).
+    private var holdingBack = true
+    /// Whether this worker is the one of its machine that watches while idle (IdleTurn.swift).
+    private var turn: IdleTurn?
 
     /// Every live worker renews its host's lease too (the supervisor does as well), so the host
     /// keeps its claims while any of its processes lives (ARCHITECTURE.md, "Several machines").
