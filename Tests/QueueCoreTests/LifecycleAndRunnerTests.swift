@@ -209,6 +209,26 @@ final class JobRunnerTests: XCTestCase {
         XCTAssertEqual(JobRunnerTests.liveMembers(ofGroup: s.pid), 0, "the background sleep was killed with its group")
     }
 
+    /// The leader's start time is read when the worker records it, up to 20 ms after the start:
+    /// by then the leader may have exited, but it is unreaped, so the answer is the same.
+    func testTheLeadersStartTimeIsTheSameAfterItExited() throws {
+        let d = Dir()
+        let runner = JobRunner()
+        let req = JobRunnerTests.request("sleep 0.2", dir: d)
+        guard case .running(let s) = runner.start(req) else { XCTFail("did not start"); return }
+        let running = try XCTUnwrap(s.startTime)
+        let deadline = Date().addingTimeInterval(10)
+        func state() -> String? {
+            guard let text = try? String(contentsOfFile: "/proc/\(s.pid)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return nil }
+            return text[text.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
+        }
+        while state() != "Z" && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(state(), "Z", "the leader exited and is not reaped yet")
+        XCTAssertEqual(s.startTime, running)
+        XCTAssertEqual(runner.wait(s, req).exitCode, 0)
+    }
+
     /// Processes of a group that are not zombies, from /proc/PID/stat (state, then pgrp after the name).
     static func liveMembers(ofGroup g: pid_t) -> Int {
         let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -5,10 +5,11 @@ import Glibc
 /// Every write to the home wakes every idle worker, and each one woken looked at the journal or
 /// took the lock, although only one of them can take the new job. So the idle workers of a
 /// machine take turns: the one holding `hosts/<host>.idle` (flock, exclusive) watches; the others
-/// let the wake-ups pass without looking. The watcher gives the turn up as soon as it goes to
-/// claim, before its transaction, so every change made after that wakes a worker that may take
-/// the turn and look; changes made before it are seen by the watcher's own claim. A worker that
-/// dies gives up its turn with its descriptor. Every idle worker still claims on its own at
+/// let the wake-ups pass without looking. The watcher keeps the turn until it claims a job, and
+/// gives it up inside that claim's transaction, under the queue's lock, before the claim is
+/// written: every change made before was seen by that transaction, and every change after it
+/// (the claim's own write first) wakes a worker that can take the turn. A worker that dies gives
+/// up its turn with its descriptor. Every idle worker still claims on its own at
 /// `poll_interval` and at due times, as before.
 ///
 /// Used only where inotify wakes the workers (a local file system).

@@ -77,7 +77,13 @@ public final class Worker {
                     next = nil
                     unrecorded = execute(claimed)
                 } else {
-                    next = try claiming { tx in try claimNext(tx) }
+                    next = try claiming { tx in
+                        let claimed = try claimNext(tx)
+                        // Off to run a job: the turn to watch passes on before this claim is
+                        // written, so the claim itself wakes the next watcher (IdleTurn.swift).
+                        if claimed != nil { turn?.giveUp() }
+                        return claimed
+                    }
                     if next == nil { try foundNothing() }
                 }
                 failures = 0
@@ -346,8 +352,6 @@ public final class Worker {
     private var lastRetention = -Double.infinity
 
     func idle() throws {
-        // Whatever ends the wait leads to a claim: the turn to watch passes on before it.
-        defer { turn?.giveUp() }
         let config = try store.config()
         // Automatic retention: finished jobs older than `retention` go; checked when idle, at most
         // once a minute (more often only for retentions shorter than two minutes).
