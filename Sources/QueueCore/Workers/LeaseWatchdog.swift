@@ -47,13 +47,22 @@ final class LeaseWatchdog {
     func finished() -> Bool { locked { group = 0; return fired } }
 
     private func watch() {
+        var pause = 0.1
         while true {
-            Posix.sleep(seconds: 0.1)
-            locked {
+            Posix.sleep(seconds: pause)
+            pause = locked {
                 // A little before the lease can expire by the server's clock, as this host sees it.
-                guard group > 0, !fired, Clock.monotonic() - renewedAt >= timeout * 0.9 else { return }
-                kill(-group, SIGKILL)
-                fired = true
+                let left = renewedAt + timeout * 0.9 - Clock.monotonic()
+                if left > 0 {
+                    // Nothing can be due before then: a renewal only moves the moment later.
+                    // (At most a second, in case a new configuration shortened the timeout.)
+                    return min(1, max(0.1, left))
+                }
+                if group > 0 && !fired {
+                    kill(-group, SIGKILL)
+                    fired = true
+                }
+                return 0.1
             }
         }
     }
