@@ -16,26 +16,28 @@ extension JSONStore {
     /// Whether the lines appended to the journal since this process's last transaction may have
     /// made a job claimable. `true` when it cannot tell.
     public func appendedLinesMayOfferWork() -> Bool {
-        guard let c = cache else { return true }
+        // Only scalars out of the cache: binding it would share its job table (StoreLoading.swift).
+        guard cache != nil else { return true }
+        let generation = cache!.generation, ino = cache!.journalIno
         guard let fd = Posix.openQuietly(home.journal) else { return true }
         defer { fd.close() }
         var st = stat()
-        guard fstat(fd.rawValue, &st) == 0, UInt64(st.st_ino) == c.journalIno else { return true }
+        guard fstat(fd.rawValue, &st) == 0, UInt64(st.st_ino) == ino else { return true }
         let size = Int(st.st_size)
         // Where the lines not yet looked at start: after the cache, or after the last look at
         // this same journal (whose lines, already judged, all left nothing claimable).
-        var from = c.journalOffset
-        if let p = peeked, p.generation == c.generation, p.ino == c.journalIno, p.offset >= from { from = p.offset }
+        var from = cache!.journalOffset
+        if let p = peeked, p.generation == generation, p.ino == ino, p.offset >= from { from = p.offset }
         guard size >= from, size - from <= 256 * 1024 else { return true }
         if size == from { return false }
-        guard (try? journalGeneration(fd)) == c.generation,
+        guard (try? journalGeneration(fd)) == generation,
               let bytes = try? Posix.readAll(fd: fd, from: from, path: home.journal) else { return true }
         let verdict: Bool? = bytes.withUnsafeBufferPointer { buf in
             guard JournalFile.validEnd(buf) == buf.count else { return nil }  // a line still being written
             return JournalPeek.mayOfferWork(buf, path: home.journal)
         }
         guard let offersNothing = verdict.map({ !$0 }), offersNothing else { return true }
-        peeked = (c.generation, c.journalIno, from + bytes.count)
+        peeked = (generation, ino, from + bytes.count)
         return false
     }
 }
