@@ -19,7 +19,7 @@ func main() -> Int32 {
             let home = try Home.resolve(flag: cmd.value("home"))
             let store = JSONStore(home: home)
             // Compactions run in a detached copy of this binary, beside the queue.
-            JSONStore.compactor = .detached(executable: Posix.executablePath())
+            JSONStore.compactor = .detached
             return try Commands.run(cmd, store: store)
         }
     } catch {

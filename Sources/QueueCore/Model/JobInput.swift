@@ -72,17 +72,23 @@ public enum JobInput {
         return idCounter > 1 ? prefix + "-" + base36(Int64(idCounter)) : prefix
     }
 
-    /// Lowercase base 36 of a non-negative number, written directly (`String(_:radix:)` goes
-    /// through generic integer code whose conformance lookups cost more than the rest of an id).
+    /// Lowercase base 36 of a non-negative number, written directly into the string's storage.
+    /// `String(_:radix:)` goes through generic integer code, and `String(decoding:)` of a reversed
+    /// array through a failing dynamic cast; each costs a fresh process more than the rest of an id.
     static func base36(_ v: Int64) -> String {
-        var v = v < 0 ? 0 : v
-        var digits: [UInt8] = []
-        repeat {
-            let d = UInt8(v % 36)  // checked: 0...35
-            digits.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
-            v /= 36
-        } while v > 0
-        return String(decoding: digits.reversed(), as: UTF8.self)
+        let v = v < 0 ? 0 : v
+        var count = 1
+        var rest = v / 36
+        while rest > 0 { count += 1; rest /= 36 }  // at most 13 digits for Int64.max
+        return String(unsafeUninitializedCapacity: count) { buf in
+            var v = v
+            for i in stride(from: count - 1, through: 0, by: -1) {
+                let d = UInt8(v % 36)  // checked: 0...35
+                buf[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
+                v /= 36
+            }
+            return count
+        }
     }
 
     /// Validates one job object. `label` says which job it is ("job 3", or its id).

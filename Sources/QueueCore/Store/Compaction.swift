@@ -21,9 +21,10 @@ extension JSONStore {
     public enum Compactor: Sendable {
         /// In this process, right after the transaction let go of the queue lock (library default).
         case inProcess
-        /// In a detached `queuectl compact` started from this executable: the process that
-        /// crossed the bound goes on at once (what the command line and the workers use).
-        case detached(executable: String)
+        /// In a detached `queuectl compact` started from the running executable (looked up only
+        /// when one starts): the process that crossed the bound goes on at once (what the
+        /// command line and the workers use).
+        case detached
     }
 
     nonisolated(unsafe) public static var compactor: Compactor = .inProcess
@@ -51,12 +52,12 @@ extension JSONStore {
             } catch {
                 reportCompactionFailure(error)
             }
-        case .detached(let executable):
+        case .detached:
             guard let lockFd = tryCompactionLock() else { return }
             defer { lockFd.close() }
             lastCompactorStart = now
             do {
-                try spawnCompactor(executable: executable, lockFd: lockFd)
+                try spawnCompactor(executable: Posix.executablePath(), lockFd: lockFd)
             } catch {
                 reportCompactionFailure(error)
             }
