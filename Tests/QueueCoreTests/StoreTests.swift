@@ -192,6 +192,31 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The header line is read in one 4 KiB read when it fits, in a second read when it is longer
+    /// (up to 64 KiB), and a line longer than that is refused, not guessed at.
+    func testALongSnapshotHeaderIsReadWholeAndAnOverlongOneIsRefused() throws {
+        for (pad, readable) in [(100, true), (5000, true), (70_000, false)] {
+            let t = TempHome()
+            try add(t.store(), ["a", "b", "c"])
+            try t.store().compactNow()
+            let original = try XCTUnwrap(t.bytes("jobs.json"))
+            var text = try XCTUnwrap(String(data: original, encoding: .utf8))
+            let range = try XCTUnwrap(text.range(of: "{\"meta\":{"))
+            text.replaceSubrange(range, with: "{\"meta\":{\"pad\":\"" + String(repeating: "x", count: pad) + "\",")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: t.home.snapshot))
+            if readable {
+                XCTAssertEqual(try t.store().counts()[.pending], 3, "pad \(pad)")
+                try add(t.store(), ["d"])  // an enqueue's light transaction reads the header too
+                XCTAssertEqual(try t.store().read { $0.count }, 4, "pad \(pad)")
+            } else {
+                XCTAssertThrowsError(try t.store().counts(), "pad \(pad)") { error in
+                    guard case .corrupt(_, let reason)? = error as? QueueError else { return XCTFail("\(error)") }
+                    XCTAssertEqual(reason, "no header line")
+                }
+            }
+        }
+    }
+
     func testAFailedTransactionWritesNothing() throws {
         let t = TempHome()
         let s = t.store()

@@ -337,10 +337,18 @@ extension JSONStore {
         var st = stat()
         guard fstat(fd.rawValue, &st) == 0 else { throw SystemError(operation: "stat", path: path, code: errno) }
         let size = Int(st.st_size)
-        var head = [UInt8](repeating: 0, count: min(size, 65536))
-        let n = head.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, $0.count, 0) }
-        if n < 0 { throw SystemError(operation: "read", path: path, code: errno) }
-        guard n == head.count, let nl = head.firstIndex(of: 0x0A) else {
+        // The header line is about a kilobyte: read 4 KiB first, and up to 64 KiB only if it is
+        // longer (so a 40 MB jobs.json costs an enqueue what a small one does).
+        var head: [UInt8] = []
+        var nl: Int? = nil
+        for want in [min(size, 4096), min(size, 65536)] where nl == nil && want > head.count {
+            head = [UInt8](repeating: 0, count: want)
+            let n = head.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress!, $0.count, 0) }
+            if n < 0 { throw SystemError(operation: "read", path: path, code: errno) }
+            guard n == head.count else { break }
+            nl = head.firstIndex(of: 0x0A)
+        }
+        guard let nl else {
             throw QueueError.corrupt(path: home.snapshot, reason: "no header line")
         }
         var tail = [UInt8](repeating: 0, count: 3)
