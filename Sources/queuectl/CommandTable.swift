@@ -211,10 +211,58 @@ enum CommandTable {
         arguments: [ArgumentSpec("SHELL", help: "bash, zsh or fish")],
         examples: ["source <(queuectl completion bash)", "queuectl completion fish > ~/.config/fish/completions/queuectl.fish"])
 
-    static var root: CommandSpec {
+    /// The commands in the order --help lists them.
+    static let names = ["enqueue", "worker", "status", "list", "show", "logs", "wait", "cancel", "restart", "edit", "queue",
+                        "pause", "resume", "move", "dlq", "purge", "compact", "metrics", "dashboard", "config", "init", "completion"]
+
+    /// One command's table, built on its own (each is a lazily built global).
+    static func command(named name: String) -> CommandSpec? {
+        switch name {
+        case "enqueue": enqueue
+        case "worker": worker
+        case "status": status
+        case "list": list
+        case "show": show
+        case "logs": logs
+        case "wait": wait
+        case "cancel": cancel
+        case "restart": restart
+        case "edit": edit
+        case "queue": queue
+        case "pause": pause
+        case "resume": resume
+        case "move": move
+        case "dlq": dlq
+        case "purge": purge
+        case "compact": compact
+        case "metrics": metrics
+        case "dashboard": dashboard
+        case "config": config
+        case "init": initHome
+        case "completion": completion
+        default: nil
+        }
+    }
+
+    /// The whole table: help, completions, and every line the narrow table did not parse.
+    static var root: CommandSpec { root(names.compactMap(command(named:))) }
+
+    /// A table holding only the first command the line names, if it names one. Building every
+    /// command's table was most of a short command's own start-up work. A line this table parses
+    /// into a command parses identically with the whole one (commands match by exact name, and
+    /// global options do not depend on the commands), so main uses it only for that outcome.
+    static func narrowRoot(for args: [String]) -> CommandSpec? {
+        for a in args {
+            if a == "--" { return nil }
+            if let c = command(named: a) { return root([c]) }
+        }
+        return nil
+    }
+
+    private static func root(_ commands: [CommandSpec]) -> CommandSpec {
         CommandSpec(
             "queuectl", summary: "a background job queue for shell commands",
-            subcommands: [enqueue, worker, status, list, show, logs, wait, cancel, restart, edit, queue, pause, resume, move, dlq, purge, compact, metrics, dashboard, config, initHome, completion],
+            subcommands: commands,
             examples: [
                 "queuectl enqueue '{\"id\":\"job1\",\"command\":\"sleep 2\"}'",
                 "queuectl status",

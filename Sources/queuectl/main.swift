@@ -8,7 +8,16 @@ let program = "queuectl"
 func main() -> Int32 {
     let args = Array(CommandLine.arguments.dropFirst())
     do {
-        switch try ArgumentParser.parse(args, root: CommandTable.root, program: program) {
+        // The narrow table when it parses the line into a command; anything else (help, the
+        // version, an error with its suggestions) comes from the whole table.
+        let outcome: ParseOutcome
+        if let narrow = CommandTable.narrowRoot(for: args).flatMap({ try? ArgumentParser.parse(args, root: $0, program: program) }),
+           case .run = narrow {
+            outcome = narrow
+        } else {
+            outcome = try ArgumentParser.parse(args, root: CommandTable.root, program: program)
+        }
+        switch outcome {
         case .help(let text):
             print(text, terminator: "")
             return 0

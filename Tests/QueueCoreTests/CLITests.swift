@@ -24,6 +24,30 @@ final class CLITests: HomeTestCase {
         XCTAssertNotNil(jobJSON(generated)["id"])
     }
 
+    /// The command is the one the line runs, even when an earlier word names another command
+    /// (main first tries a table holding only the first command named, then the whole table).
+    func testTheCommandIsTheOneTheLineRunsWhateverWordsNameOtherCommands() throws {
+        // `list` here is the home's directory, relative to the working directory.
+        let status = Harness.run(["--home", "list", "status", "--json"], home: nil, cwd: dir)
+        XCTAssertEqual(status.code, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("\"counts\""), status.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/list/journal.jsonl"), "the home is ./list")
+        // A command named as a job's command, as an option's value, and after `--`.
+        XCTAssertEqual(q("enqueue", "--id", "s", "status").stdout, "s\n")
+        XCTAssertEqual(jobJSON("s")["command"] as? String, "status")
+        XCTAssertEqual(q("enqueue", "--id", "w", "--queue", "worker", "--", "list").stdout, "w\n")
+        XCTAssertEqual(jobJSON("w")["queue"] as? String, "worker")
+        // Help, the version and errors read the whole table.
+        XCTAssertTrue(q("enqueue", "--help").stdout.contains("queuectl enqueue"))
+        XCTAssertTrue(Harness.run(["--help"], home: nil).stdout.contains("completion"))
+        let typo = q("list", "--stat", "pending")
+        XCTAssertEqual(typo.code, 2)
+        XCTAssertTrue(typo.stderr.contains("did you mean: queuectl"), typo.stderr)
+        let unknown = q("lsit")
+        XCTAssertTrue(unknown.stderr.contains("did you mean: queuectl"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("list"), unknown.stderr)
+    }
+
     func testShowHasTheSpecFieldsAndTheEnqueuingDirectory() throws {
         let cwd = dir + "/work dir"
         try FileManager.default.createDirectory(atPath: cwd, withIntermediateDirectories: true)
