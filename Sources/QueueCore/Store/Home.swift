@@ -35,6 +35,8 @@ public struct Home {
     public var journal: String { path + "/journal.jsonl" }
     /// The journal of generation G as it was when it was folded into G+1 (kept for one generation).
     public func journal(generation: Int64) -> String { path + "/journal.\(generation).jsonl" }
+    /// A Bloom filter of the ids in the journal's change lines (JournalIdFilter), a hint.
+    public var journalIdFilter: String { path + "/journal.bloom" }
     public var lock: String { path + "/queue.lock" }
     /// Held (exclusive) by the one process that is compacting the store.
     public var compactLock: String { path + "/compact.lock" }

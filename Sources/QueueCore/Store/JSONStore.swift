@@ -143,9 +143,7 @@ public final class JSONStore {
     /// nil when the files cannot answer (then the caller loads every job). Caller holds the lock.
     func lookup(_ id: String) throws -> Job?? {
         let view = try refresh(full: false)
-        let hit = view.withChanges { buf -> (JournalFile.Op, Range<Int>)? in
-            JournalFile.lastLine(of: id, in: buf, from: 0, to: buf.count)
-        }
+        let hit = lastChange(of: id, in: view, filter: loadIdFilter(for: view))
         if let (op, range) = hit {
             if op == .del { return .some(nil) }
             let e = try view.withChanges {
@@ -362,6 +360,9 @@ public final class JSONStore {
         }
 
         let size = offset + text.count
+        if tx.fullState == nil && tx.durable && tx.config.fsync {
+            advanceIdFilter(view: view, loaded: tx.idFilter ?? nil, lines: lines, end: size)
+        }
         var bound = threshold
         if compactThreshold == nil && size > bound, let snap = Posix.fileSize(view.snapshotPath) {
             // Each compaction copies the whole snapshot: a big home lets its journal grow to

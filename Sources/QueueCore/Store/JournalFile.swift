@@ -103,15 +103,10 @@ public enum JournalFile {
         return out
     }
 
-    /// The last operation recorded for `id` in the change lines, found by comparing line
-    /// prefixes (`{"id":"<id>","op":"`) without parsing anything.
-    public static func lastOp(of id: String, in buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Op? {
-        lastLine(of: id, in: buf, from: from, to: to)?.0
-    }
-
-    /// The last change line for `id` (its op and byte range), found like `lastOp`.
+    /// The last change line for `id` in `from..<to` (its op and byte range), found by comparing
+    /// line prefixes (`{"id":"<id>","op":"`) without parsing anything.
     public static func lastLine(of id: String, in buf: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (Op, Range<Int>)? {
-        let prefix = Array("{\"id\":\"\(id)\",\"op\":\"".utf8)
+        let prefix = idPrefix + Array("\(id)\",\"op\":\"".utf8)
         var result: (Op, Range<Int>)? = nil
         var start = from
         while start < to {
@@ -125,6 +120,9 @@ public enum JournalFile {
         }
         return result
     }
+
+    /// How every change line starts: its id comes next (ids need no escaping: JobInput.isValidId).
+    static let idPrefix = Array("{\"id\":\"".utf8)
 
     /// Parses the header line; nil if it is not one.
     public static func parseHeader(_ line: UnsafeBufferPointer<UInt8>) -> Int64? { parseHeaderInfo(line)?.generation }

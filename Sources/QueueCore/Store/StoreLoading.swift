@@ -49,6 +49,8 @@ extension JSONStore {
         }
         var journalSize = 0
         var journalValidEnd = 0
+        /// The journal's inode, as read under the lock.
+        var journalIno: UInt64 = 0
         var journalNeedsReset = false
         /// The full state was loaded (into `cache`, or `loaded` when it cannot be cached).
         var loaded: QueueState?
@@ -158,6 +160,7 @@ extension JSONStore {
         // From scratch.
         let snapPath = locateSnapshot(generation: key.generation)
         var view = View(meta: nil, generation: 0, snapshotExists: snapPath != nil)
+        view.journalIno = key.ino
         view.snapshotPath = snapPath ?? home.snapshot
         var state = QueueState()
         var tail: [UInt8] = []

@@ -16,6 +16,8 @@ public final class Transaction {
     /// are kept from the journal's transitions drift.
     private var lightBase: [String: JobState?] = [:]
     private var indexFd: FileDescriptor??  // nil: not opened yet; .some(nil): there is none
+    /// Light mode: the journal's id filter, once an id was looked up (.some(nil): none usable).
+    private(set) var idFilter: JournalIdFilter??
 
     deinit { indexFd??.close() }
     public let config: Config
@@ -111,9 +113,8 @@ public final class Transaction {
     public func contains(_ id: String) throws -> Bool {
         if let s = fullState { return s.stateOf(id) != nil }
         if let known = lightIds[id] { return known }
-        let op = view.withChanges {
-            JournalFile.lastOp(of: id, in: $0, from: 0, to: $0.count)
-        }
+        if idFilter == nil { idFilter = .some(store.loadIdFilter(for: view)) }
+        let op = store.lastChange(of: id, in: view, filter: idFilter ?? nil)?.0
         if let op = op {
             if op == .del { lightBase[id] = .some(nil) }
             return op == .put
