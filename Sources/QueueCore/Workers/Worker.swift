@@ -222,7 +222,7 @@ public final class Worker {
             let now = Clock.monotonic()
             if superseded == nil && now - checkedAt >= checkEvery {
                 checkedAt = now
-                if let current = try? self.store.read({ try $0.job(job.id) }) {
+                if let current = try? self.store.read({ $0.job(job.id) }) {
                     superseded = self.supersededBy(current, claimed: job)
                     let wanted = self.holdWanted(current)
                     if wanted != held { self.log("\(job.id) \(wanted ? "paused: its process group is stopped" : "resumed")") }
