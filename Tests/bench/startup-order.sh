@@ -38,15 +38,17 @@ core="$(dirname "$(readlink -f "$(command -v swiftc)")")/../lib/swift_static/lin
 readelf -s -W "$W/Swift.o" | awk '$4 == "FUNC" && $7 == "2" { print $8 }' > "$W/unsplit"
 readelf -S -W "$W/Swift.o" | grep -E '^ +\[ *2\] \.text ' >/dev/null \
     || { echo "Swift.o's section 2 is not .text any more: update this script" >&2; exit 1; }
-awk 'NR == FNR { unsplit[$0] = 1; next } !($0 in unsplit)' "$W/unsplit" "$W/hot" > "$W/order"
-awk 'NR == FNR { unsplit[$0] = 1; next } ($0 in unsplit)' "$W/unsplit" "$W/hot" >> "$W/order"
+# Each group is sorted: what counts is that its members sit together, and sorted names keep the
+# file's diffs small.
+awk 'NR == FNR { unsplit[$0] = 1; next } !($0 in unsplit)' "$W/unsplit" "$W/hot" | LC_ALL=C sort > "$W/order"
+awk 'NR == FNR { unsplit[$0] = 1; next } ($0 in unsplit)' "$W/unsplit" "$W/hot" | LC_ALL=C sort >> "$W/order"
 
 # The writable data an enqueue touches (runtime caches, once-tokens, glibc state), packed the same
 # way: each page of it costs a fault or two (a read maps the zero page, the first write copies it).
 valgrind --tool=lackey --trace-mem=yes --log-file="$W/mem" "$Q" --home "$W/home" enqueue '{"command":"true"}' >/dev/null 2>&1 || true
 readelf -S -W "$Q" | sed 's/^ *\[ *[0-9]*\] //' | awk '$1 ~ /^\.(data|bss|tdata|tbss|data\.rel\.ro)$/ { print $3, $5 }' > "$W/ranges"
 nm -n -S "$Q" | awk 'NF == 4 && $3 ~ /^[bBdD]$/ { print $1, $4 }' > "$W/datasyms"
-python3 - "$W/mem" "$W/ranges" "$W/datasyms" >> "$W/order" <<'PY'
+(python3 - "$W/mem" "$W/ranges" "$W/datasyms" <<'PY'
 import bisect, sys
 ranges = [tuple(int(x, 16) for x in l.split()) for l in open(sys.argv[2])]
 ranges = [(a, a + n) for a, n in ranges]
@@ -63,6 +65,7 @@ for line in open(sys.argv[1]):
             seen.add(syms[i][1])
             print(syms[i][1])
 PY
+) | LC_ALL=C sort >> "$W/order"
 mv "$W/order" "$ROOT/Sources/queuectl/startup.order"
 rm -f "$Q"  # the build does not track the order file: make the next one link again
 echo "wrote $(wc -l < "$ROOT/Sources/queuectl/startup.order") names to Sources/queuectl/startup.order; now run swift build -c release"
