@@ -328,6 +328,9 @@ public final class JSONStore {
         // The end of the journal as read under this lock, never a size cached before it.
         var offset = view.journalValidEnd
         if view.journalNeedsReset {
+            // The journal starts over, perhaps under the generation it had: no id filter may
+            // describe its old lines (JournalIdFilter).
+            _ = unlink(home.journalIdFilter)
             guard ftruncate(jfd.rawValue, 0) == 0 else { throw SystemError(operation: "truncate", path: home.journal, code: errno) }
             text = Array(JournalFile.header(generation: view.generation).utf8)
             offset = 0
