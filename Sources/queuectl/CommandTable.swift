@@ -211,41 +211,23 @@ enum CommandTable {
         arguments: [ArgumentSpec("SHELL", help: "bash, zsh or fish")],
         examples: ["source <(queuectl completion bash)", "queuectl completion fish > ~/.config/fish/completions/queuectl.fish"])
 
-    /// The commands in the order --help lists them.
-    static let names = ["enqueue", "worker", "status", "list", "show", "logs", "wait", "cancel", "restart", "edit", "queue",
-                        "pause", "resume", "move", "dlq", "purge", "compact", "metrics", "dashboard", "config", "init", "completion"]
+    /// Every command by name, in the order --help lists them. Each table is a lazily built
+    /// global, built only when its command is asked for.
+    static let commands: [(name: String, spec: () -> CommandSpec)] = [
+        ("enqueue", { enqueue }), ("worker", { worker }), ("status", { status }), ("list", { list }),
+        ("show", { show }), ("logs", { logs }), ("wait", { wait }), ("cancel", { cancel }),
+        ("restart", { restart }), ("edit", { edit }), ("queue", { queue }), ("pause", { pause }),
+        ("resume", { resume }), ("move", { move }), ("dlq", { dlq }), ("purge", { purge }),
+        ("compact", { compact }), ("metrics", { metrics }), ("dashboard", { dashboard }),
+        ("config", { config }), ("init", { initHome }), ("completion", { completion }),
+    ]
 
-    /// One command's table, built on its own (each is a lazily built global).
     static func command(named name: String) -> CommandSpec? {
-        switch name {
-        case "enqueue": enqueue
-        case "worker": worker
-        case "status": status
-        case "list": list
-        case "show": show
-        case "logs": logs
-        case "wait": wait
-        case "cancel": cancel
-        case "restart": restart
-        case "edit": edit
-        case "queue": queue
-        case "pause": pause
-        case "resume": resume
-        case "move": move
-        case "dlq": dlq
-        case "purge": purge
-        case "compact": compact
-        case "metrics": metrics
-        case "dashboard": dashboard
-        case "config": config
-        case "init": initHome
-        case "completion": completion
-        default: nil
-        }
+        commands.first { $0.name == name }?.spec()
     }
 
     /// The whole table: help, completions, and every line the narrow table did not parse.
-    static var root: CommandSpec { root(names.compactMap(command(named:))) }
+    static var root: CommandSpec { root(commands.map { $0.spec() }) }
 
     /// A table holding only the first command the line names, if it names one. Building every
     /// command's table was most of a short command's own start-up work. A line this table parses
