@@ -116,6 +116,15 @@ struct JournalIdFilter {
     }
 }
 
+extension JSONStore.View {
+    /// Where the journal's own change lines start in the changes buffer `buf`: they end it, and a
+    /// compaction's kept tail may come first. Nil for a view that holds no lines (a full one).
+    func ownChangesStart(in buf: UnsafeBufferPointer<UInt8>) -> Int? {
+        let start = buf.count - (journalValidEnd - changesStart)
+        return start >= 0 ? start : nil
+    }
+}
+
 extension JSONStore {
     /// The filter, if the view's journal is long enough to use one and the file describes
     /// exactly this journal. Caller holds the lock.
@@ -124,6 +133,8 @@ extension JSONStore {
               view.journalValidEnd - view.changesStart >= JournalIdFilter.usedFrom,
               let fd = Posix.openQuietly(home.journalIdFilter) else { return nil }
         defer { fd.close() }
+        // Exactly the filter's size, whatever the file holds (not Posix.readAll: a file replaced
+        // by something large is refused, not read).
         var bytes = [UInt8](repeating: 0, count: JournalIdFilter.fileSize)
         let n = bytes.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress, $0.count, 0) }
         guard n == JournalIdFilter.fileSize, let f = JournalIdFilter(bytes: bytes),
@@ -136,9 +147,7 @@ extension JSONStore {
     /// filter cannot rule out.
     func lastChange(of id: String, in view: View, filter: JournalIdFilter?) -> (JournalFile.Op, Range<Int>)? {
         view.withChanges { buf in
-            // The journal's own change lines end the buffer (a compaction's kept tail may come first).
-            let ownStart = buf.count - (view.journalValidEnd - view.changesStart)
-            guard let f = filter, ownStart >= 0, !f.mayContain(id.utf8) else {
+            guard let f = filter, let ownStart = view.ownChangesStart(in: buf), !f.mayContain(id.utf8) else {
                 return JournalFile.lastLine(of: id, in: buf, from: 0, to: buf.count)
             }
             let coveredEnd = ownStart + (f.covered - view.changesStart)
@@ -154,8 +163,7 @@ extension JSONStore {
         var f = loaded ?? loadIdFilter(for: view)
             ?? JournalIdFilter(generation: view.generation, inode: view.journalIno, changesStart: view.changesStart)
         let readUpTo = view.withChanges { buf -> Bool in
-            let ownStart = buf.count - (view.journalValidEnd - view.changesStart)
-            guard ownStart >= 0 else { return false }  // not a light view: it holds no lines
+            guard let ownStart = view.ownChangesStart(in: buf) else { return false }
             return f.insertLines(buf, from: ownStart + (f.covered - view.changesStart), to: buf.count)
         }
         guard readUpTo else { return }
