@@ -104,4 +104,34 @@ final class IdleWakeTests: XCTestCase {
         b.giveUp()
         XCTAssertTrue(a.take())
     }
+
+    /// A worker without the turn sleeps on `wakeFd`; giving the turn up must wake it, and a
+    /// failed or successful take forgets the hand-overs before it.
+    func testGivingTheTurnUpWakesTheWorkersWaitingForIt() throws {
+        let dir = Harness.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let home = Home(path: dir + "/home")
+        try home.create()
+        let a = try XCTUnwrap(IdleTurn(home: home)), b = try XCTUnwrap(IdleTurn(home: home))
+        func woken(_ t: IdleTurn) -> Bool {
+            var fds = [pollfd(fd: t.wakeFd.rawValue, events: Int16(POLLIN), revents: 0)]
+            return poll(&fds, 1, 0) == 1
+        }
+        XCTAssertTrue(a.take())
+        XCTAssertFalse(b.take())
+        XCTAssertFalse(woken(b), "nothing handed over yet")
+        a.giveUp()
+        XCTAssertTrue(woken(b), "the hand-over wakes the waiting worker")
+        XCTAssertTrue(b.take())
+        XCTAssertFalse(woken(b), "taking the turn forgets the hand-over")
+        XCTAssertFalse(a.take())
+        XCTAssertFalse(woken(a), "a failed take forgets its own hand-over too")
+        b.giveUp()
+        XCTAssertTrue(woken(a))
+        a.giveUp()  // not held: no hand-over
+        XCTAssertTrue(a.take())
+        XCTAssertFalse(woken(a))
+        a.giveUp()
+        XCTAssertTrue(woken(b), "every hand-over wakes every worker waiting for the turn")
+    }
 }

@@ -19,6 +19,10 @@ public final class JobRunner {
     public var shouldKill: (Set<Int32>, _ extraReady: Bool) -> Bool = { _, _ in false }
     /// Extra descriptors to watch (e.g. the supervisor pipe). Readiness is passed to `shouldKill`.
     public var extraFds: [FileDescriptor] = []
+    /// A descriptor the worker watches while the attempt runs (the home, while it keeps the turn
+    /// to watch): when it is readable `watchReady` is called, and returns whether to go on watching.
+    var watchFd: FileDescriptor?
+    var watchReady: () -> Bool = { false }
     /// The worker's own environment, read once (it does not change while the worker lives),
     /// without the variables each attempt sets for itself.
     static let inheritedEnvironment: [String] = Posix.environment().filter { !$0.hasPrefix("QUEUECTL_JOB_ID=") && !$0.hasPrefix("QUEUECTL_ATTEMPT=") }
@@ -217,7 +221,9 @@ public final class JobRunner {
             var fds = [pollfd(readable: SignalPipe.readFd)]
             if pipeOpen { fds.append(pollfd(readable: pipeR)) }
             for f in extraFds { fds.append(pollfd(readable: f)) }
+            if let w = watchFd { fds.append(pollfd(readable: w)) }
             Posix.poll(&fds, seconds: wait + 0.001)
+            let watched = watchFd != nil && fds.removeLast().revents != 0
 
             if pipeOpen, fds[1].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(pipeR.rawValue, $0.baseAddress!, $0.count) }
@@ -238,6 +244,8 @@ public final class JobRunner {
                 exited = true
                 exitedAt = Clock.monotonic()
             }
+            // Asked only while the attempt runs: once it has ended the worker looks anyway.
+            if watched && !exited && !watchReady() { watchFd = nil }
         }
         pipeR.close()
         log.finish()

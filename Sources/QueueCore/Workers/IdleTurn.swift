@@ -1,38 +1,59 @@
 import Glibc
 
-/// Which idle worker of this machine watches the home (ARCHITECTURE.md, "Waiting for work").
+/// Which worker of this machine watches the home (ARCHITECTURE.md, "Waiting for work").
 ///
-/// Every write to the home wakes every idle worker, and each one woken looked at the journal or
-/// took the lock, although only one of them can take the new job. So the idle workers of a
-/// machine take turns: the one holding `hosts/<host>.idle` (flock, exclusive) watches; the others
-/// let the wake-ups pass without looking. The watcher keeps the turn until it claims a job, and
-/// gives it up inside that claim's transaction, under the queue's lock, before the claim is
-/// written: every change made before was seen by that transaction, and every change after it
-/// (the claim's own write first) wakes a worker that can take the turn. A worker that dies gives
-/// up its turn with its descriptor. Every idle worker still claims on its own at
-/// `poll_interval` and at due times, as before.
+/// Every write to the home would wake every idle worker, although only one of them can take the
+/// new job. So the workers of a machine take turns: the one holding `hosts/<host>.idle` (flock,
+/// exclusive) watches the home; the others sleep until the turn is given up. Giving it up writes
+/// a byte to that file, and the waiting workers watch the file (inotify) and try to take the
+/// turn; the one that gets it looks at the home at once, against what it saw last.
+///
+/// The watcher keeps the turn while it runs a job it claimed when that claim left nothing else
+/// pending or awaiting a retry (jobs arriving one by one then run on one worker, which reads no
+/// other worker's lines). It gives the turn up inside a claim's transaction that leaves work
+/// behind, and while it runs a job at the first change in the home that it did not make itself
+/// (Worker.swift). A worker that dies gives up its turn with its descriptor, without waking
+/// anyone: the others then claim at `poll_interval`, as every idle worker does anyway.
 ///
 /// Used only where inotify wakes the workers (a local file system).
 final class IdleTurn {
     private let fd: FileDescriptor
+    /// Readable once some worker gave the turn up since the last `take`.
+    private let handedOver: HomeWatch
     private(set) var held = false
 
     init?(home: Home) {
-        guard let fd = Posix.openQuietly(home.hostFile(Host.current.name, ".idle"), O_RDWR | O_CREAT) else { return nil }
+        let path = home.hostFile(Host.current.name, ".idle")
+        guard let fd = Posix.openQuietly(path, O_RDWR | O_CREAT) else { return nil }
+        guard let watch = HomeWatch(path: path, mask: UInt32(IN_MODIFY)) else {
+            fd.close()
+            return nil
+        }
         self.fd = fd
+        self.handedOver = watch
     }
 
     deinit { fd.close() }
 
-    /// Takes the turn if no other worker holds it; true if this worker holds it now.
+    /// What a worker without the turn waits on.
+    var wakeFd: FileDescriptor { handedOver.fd }
+
+    /// Takes the turn if no other worker holds it; true if this worker holds it now. Hand-overs
+    /// before the attempt are forgotten: one after it wakes `wakeFd` again.
     func take() -> Bool {
-        if !held { held = fd.tryLock(LOCK_EX) }
+        if !held {
+            handedOver.drain()
+            held = fd.tryLock(LOCK_EX)
+        }
         return held
     }
 
+    /// Gives the turn up and wakes the workers waiting for it.
     func giveUp() {
         guard held else { return }
         _ = systemFlockRaw(fd.rawValue, LOCK_UN)
         held = false
+        var byte: UInt8 = 0x0a
+        _ = Posix.retryingEINTR { pwrite(fd.rawValue, &byte, 1, 0) }
     }
 }

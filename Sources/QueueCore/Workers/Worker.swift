@@ -67,7 +67,7 @@ public final class Worker {
                     let tried = !stopRequested
                     next = try claiming { tx in
                         try record(f, tx: tx)
-                        return stopRequested ? nil : try claimNext(tx)
+                        return stopRequested ? nil : try keepTurnIfLast(claimNext(tx), tx)
                     }
                     unrecorded = nil
                     // That transaction looked for work already: asking again at once would only
@@ -77,13 +77,7 @@ public final class Worker {
                     next = nil
                     unrecorded = execute(claimed)
                 } else {
-                    next = try claiming { tx in
-                        let claimed = try claimNext(tx)
-                        // Off to run a job: the turn to watch passes on before this claim is
-                        // written, so the claim itself wakes the next watcher (IdleTurn.swift).
-                        if claimed != nil { turn?.giveUp() }
-                        return claimed
-                    }
+                    next = try claiming { tx in try keepTurnIfLast(claimNext(tx), tx) }
                     if next == nil { try foundNothing() }
                 }
                 failures = 0
@@ -93,6 +87,7 @@ public final class Worker {
                 wait(seconds: 1)  // store trouble (disk full, corrupt file): retry calmly
             }
         }
+        turn?.giveUp()  // another worker watches from now on
         do { try store.syncJournal() } catch { log("worker \(slot): \(QueueError.from(error).description)") }
         // Hooks still running get their time, unless the stop was forced.
         let config = try? store.config()
@@ -118,6 +113,21 @@ public final class Worker {
         let job: Job
         let request: RunRequest
     }
+
+    /// Whether the worker that holds the turn to watch keeps it while it runs the job it just
+    /// claimed (caller holds the lock): only if the claim left no job pending or awaiting a
+    /// retry. Otherwise the turn passes on before the claim is written, and the worker that
+    /// takes it looks at the home against what it saw last (IdleTurn.swift).
+    private func keepTurnIfLast(_ claimed: Claimed?, _ tx: Transaction) throws -> Claimed? {
+        guard claimed != nil, let t = turn, t.held else { return claimed }
+        let s = try tx.state
+        if s.count(.pending) + s.count(.failed) > 0 { t.giveUp() }
+        return claimed
+    }
+
+    /// While a job runs on the worker that kept the turn: the files as its own last transaction
+    /// left them. Any other change hands the turn over (`watchWhileRunning`).
+    private var ownMarker: [Int]?
 
     /// A worker's transaction: claims and results are written without waiting for the disk (a
     /// claim lost in a crash leaves the job pending, so it runs again: at-least-once).
@@ -232,6 +242,7 @@ public final class Worker {
             return self.forceRequested || superseded != nil
         }
         runner.holdWanted = { held }
+        watchWhileRunning(runner)
         runner.whenSettled = { [unowned self] s in self.recordGroup(of: job, s) }
         var fenced = false
         runner.willReap = { [unowned self] in fenced = self.watchdog?.finished() ?? false }
@@ -253,6 +264,22 @@ public final class Worker {
                                    : "\(job.id): claim \(why); its process group was killed")
         }
         return Finished(job: job, outcome: outcome, interrupted: runner.killedOnRequest && superseded == nil)
+    }
+
+    /// The turn's holder, running a job, still watches the home: the first change it did not
+    /// make itself hands the turn to a waiting worker, which takes the new job at once.
+    private func watchWhileRunning(_ runner: JobRunner) {
+        guard let t = turn, t.held, let w = watch, let mine = store.markerAtUnlock else { return }
+        ownMarker = mine
+        runner.watchFd = w.fd
+        runner.watchReady = { [unowned self] in
+            w.drain()
+            guard t.held, self.store.changeMarker() == self.ownMarker else {
+                t.giveUp()
+                return false
+            }
+            return true
+        }
     }
 
     /// Whether a running job should be held stopped: paused itself with `--jobs`, or its queue
@@ -291,12 +318,16 @@ public final class Worker {
         do {
             let ours = try store.transaction { tx -> Bool in
                 tx.durable = false
+                // Still watching while this job runs: a change made since the claim, not yet
+                // seen, is seen here, under the lock, before this write would hide it.
+                if let t = turn, t.held, store.changeMarker() != ownMarker { t.giveUp() }
                 guard var j = try tx.job(job.id), supersededBy(j, claimed: job) == nil else { return false }
                 j.jobPgid = Int(s.pid)
                 j.jobStart = s.startTime
                 try tx.put(j)
                 return true
             }
+            ownMarker = store.markerAtUnlock
             return ours ? nil : "cancelled before it started"
         } catch {
             return "could not record its process group: \(QueueError.from(error).description)"
@@ -433,10 +464,13 @@ public final class Worker {
 
     func wait(seconds: Double) {
         hooks.reap()
+        // A free turn is taken before sleeping, and its new holder looks at the home first.
+        if let t = turn, !t.held, t.take() { return }
         let seconds = min(seconds, hooks.nextWake ?? seconds)
         var fds = [pollfd(readable: SignalPipe.readFd),
                    pollfd(readable: supervisorFd)]
-        if let w = watch { fds.append(pollfd(readable: w.fd)) }
+        // The turn's holder sleeps on the home; the others until the turn is handed over.
+        if let w = watch { fds.append(pollfd(readable: turn.map { $0.held ? w.fd : $0.wakeFd } ?? w.fd)) }
         Posix.poll(&fds, seconds: seconds + 0.001)
         handle(SignalPipe.take(), supervisorGone: fds[1].revents != 0)
         watch?.drain()
