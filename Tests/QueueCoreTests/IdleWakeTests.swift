@@ -89,12 +89,17 @@ final class IdleWakeTests: XCTestCase {
         XCTAssertTrue(worker.appendedLinesMayOfferWork())
     }
 
-    func testOneIdleWorkerAtATimeHasTheTurn() throws {
+    /// Two workers' handles on one home's turn; the home is removed after the test.
+    func twoTurns() throws -> (IdleTurn, IdleTurn) {
         let dir = Harness.makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let home = Home(path: dir + "/home")
         try home.create()
-        let a = try XCTUnwrap(IdleTurn(home: home)), b = try XCTUnwrap(IdleTurn(home: home))
+        return (try XCTUnwrap(IdleTurn(home: home)), try XCTUnwrap(IdleTurn(home: home)))
+    }
+
+    func testOneIdleWorkerAtATimeHasTheTurn() throws {
+        let (a, b) = try twoTurns()
         XCTAssertTrue(a.take())
         XCTAssertTrue(a.take(), "taking it again keeps it")
         XCTAssertFalse(b.take(), "held by another worker")
@@ -108,11 +113,7 @@ final class IdleWakeTests: XCTestCase {
     /// A worker without the turn sleeps on `wakeFd`; giving the turn up must wake it, and a
     /// failed or successful take forgets the hand-overs before it.
     func testGivingTheTurnUpWakesTheWorkersWaitingForIt() throws {
-        let dir = Harness.makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let home = Home(path: dir + "/home")
-        try home.create()
-        let a = try XCTUnwrap(IdleTurn(home: home)), b = try XCTUnwrap(IdleTurn(home: home))
+        let (a, b) = try twoTurns()
         func woken(_ t: IdleTurn) -> Bool {
             var fds = [pollfd(fd: t.wakeFd.rawValue, events: Int16(POLLIN), revents: 0)]
             return poll(&fds, 1, 0) == 1
