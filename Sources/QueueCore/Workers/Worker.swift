@@ -437,7 +437,7 @@ public final class Worker {
     /// Whether the last claim attempt that found nothing saw jobs pending or failed (held back
     /// by dependencies, limits, pauses or due times).
     private var holdingBack = true
-    /// Whether this worker is the one of its machine that watches while idle (IdleTurn.swift).
+    /// Whether this worker is the one of its machine that watches the home (IdleTurn.swift).
     private var turn: IdleTurn?
 
     /// Every live worker renews its host's lease too (the supervisor does as well), so the host
