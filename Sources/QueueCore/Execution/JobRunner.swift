@@ -244,8 +244,9 @@ public final class JobRunner {
                 exited = true
                 exitedAt = Clock.monotonic()
             }
-            // Asked only while the attempt runs: once it has ended the worker looks anyway.
-            if watched && !exited && !watchReady() { watchFd = nil }
+            // Asked only while the attempt runs: once it has ended the worker looks anyway (and a
+            // descriptor left unread would end every poll at once while the output drains).
+            if exited || (watched && !watchReady()) { watchFd = nil }
         }
         pipeR.close()
         log.finish()

@@ -4,8 +4,8 @@ import Glibc
 ///
 /// Every write to the home would wake every idle worker, although only one of them can take the
 /// new job. So the workers of a machine take turns: the one holding `hosts/<host>.idle` (flock,
-/// exclusive) watches the home; the others sleep until the turn is given up. Giving it up writes
-/// a byte to that file, and the waiting workers watch the file (inotify) and try to take the
+/// exclusive) watches the home; the others sleep until the turn is given up. Giving it up touches
+/// that file (its times), and the waiting workers watch the file (inotify) and try to take the
 /// turn; the one that gets it looks at the home at once, against what it saw last.
 ///
 /// The watcher keeps the turn while it runs a job it claimed when that claim left nothing else
@@ -25,7 +25,7 @@ final class IdleTurn {
     init?(home: Home) {
         let path = home.hostFile(Host.current.name, ".idle")
         guard let fd = Posix.openQuietly(path, O_RDWR | O_CREAT) else { return nil }
-        guard let watch = HomeWatch(path: path, mask: UInt32(IN_MODIFY)) else {
+        guard let watch = HomeWatch(path: path, mask: UInt32(IN_ATTRIB)) else {
             fd.close()
             return nil
         }
@@ -53,7 +53,7 @@ final class IdleTurn {
         guard held else { return }
         _ = systemFlockRaw(fd.rawValue, LOCK_UN)
         held = false
-        var byte: UInt8 = 0x0a
-        _ = Posix.retryingEINTR { pwrite(fd.rawValue, &byte, 1, 0) }
+        // A new modification time, not a write: it needs no free block on a full disk.
+        _ = futimens(fd.rawValue, nil)
     }
 }
