@@ -125,10 +125,6 @@ public final class Worker {
         return claimed
     }
 
-    /// While a job runs on the worker that kept the turn: the files as its own last transaction
-    /// left them. Any other change hands the turn over (`watchWhileRunning`).
-    private var ownMarker: [Int]?
-
     /// A worker's transaction: claims and results are written without waiting for the disk (a
     /// claim lost in a crash leaves the job pending, so it runs again: at-least-once).
     private func claiming(_ body: (Transaction) throws -> Claimed?) throws -> Claimed? {
@@ -267,14 +263,14 @@ public final class Worker {
     }
 
     /// The turn's holder, running a job, still watches the home: the first change it did not
-    /// make itself hands the turn to a waiting worker, which takes the new job at once.
+    /// make itself (the files differ from how its own last transaction left them) hands the turn
+    /// to a waiting worker, which takes the new job at once.
     private func watchWhileRunning(_ runner: JobRunner) {
-        guard let t = turn, t.held, let w = watch, let mine = store.markerAtUnlock else { return }
-        ownMarker = mine
+        guard let t = turn, t.held, let w = watch, store.markerAtUnlock != nil else { return }
         runner.watchFd = w.fd
         runner.watchReady = { [unowned self] in
             w.drain()
-            guard t.held, self.store.changeMarker() == self.ownMarker else {
+            guard t.held, self.store.changeMarker() == self.store.markerAtUnlock else {
                 t.giveUp()
                 return false
             }
@@ -320,14 +316,13 @@ public final class Worker {
                 tx.durable = false
                 // Still watching while this job runs: a change made since the claim, not yet
                 // seen, is seen here, under the lock, before this write would hide it.
-                if let t = turn, t.held, store.changeMarker() != ownMarker { t.giveUp() }
+                if let t = turn, t.held, store.changeMarker() != store.markerAtUnlock { t.giveUp() }
                 guard var j = try tx.job(job.id), supersededBy(j, claimed: job) == nil else { return false }
                 j.jobPgid = Int(s.pid)
                 j.jobStart = s.startTime
                 try tx.put(j)
                 return true
             }
-            ownMarker = store.markerAtUnlock
             return ours ? nil : "cancelled before it started"
         } catch {
             return "could not record its process group: \(QueueError.from(error).description)"
