@@ -11,7 +11,8 @@ public enum Enqueue {
         var jobs: [Job] = []
         jobs.reserveCapacity(values.count)
         var batchIds: [String: Int] = [:]
-        batchIds.reserveCapacity(values.count)
+        // Sizing the tables pays only for a batch; for one job it costs more than it saves.
+        if values.count > 1 { batchIds.reserveCapacity(values.count) }
         for (n, v) in values.enumerated() {
             let job = try JobInput.job(from: v, index: n, total: values.count, config: config, now: now, cwd: cwd)
             if let first = batchIds[job.id] {
@@ -22,7 +23,7 @@ public enum Enqueue {
         }
         try checkCycles(jobs.filter { !$0.dependsOn.isEmpty }.map { ($0.id, $0.dependsOn) })
         return try store.transaction { tx in
-            tx.reserve(values.count)
+            if values.count > 1 { tx.reserve(values.count) }
             for (n, job) in jobs.enumerated() where try tx.contains(job.id) {
                 throw QueueError.conflict("\(label(job, n, of: jobs.count)): id already exists in this queue; pick another id or leave \"id\" out to get one generated")
             }

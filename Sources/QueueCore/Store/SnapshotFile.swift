@@ -95,7 +95,7 @@ public enum SnapshotFile {
         guard meta["version"]?.intValue == 1 else {
             throw QueueError.corrupt(path: path, reason: "written by a newer queuectl (format version \(meta["version"]?.serialized() ?? "?"))")
         }
-        var counts: [JobState: Int] = [:]
+        var counts = [JobState: Int](minimumCapacity: cs.count)  // no resize while it fills
         for (k, v) in cs {
             guard let s = JobState(rawValue: k), let c = v.intValue else { throw corrupt(path, "bad count \"\(k)\"") }
             counts[s] = Int(c)
