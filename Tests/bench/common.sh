@@ -16,6 +16,7 @@ export NQDIR="$W/nq"
 mkdir -p "$NQDIR"
 cleanup_bench() {
     "$Q" --home "$W/qt" worker stop --force >/dev/null 2>&1 || true
+    tsp -k >/dev/null 2>&1 || true   # a job still running (enqueue.sh's long first job): -K leaves it behind
     tsp -K >/dev/null 2>&1 || true
     rm -rf "$W"
 }
