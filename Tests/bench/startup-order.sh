@@ -29,7 +29,7 @@ trace() {  # trace ARGS...: the functions one run of `queuectl ARGS` executes, i
     trace list
     trace show "$id"
     trace --version
-} | awk '!seen[$0]++' > "$W/hot"
+} | grep -v '^0x' | awk '!seen[$0]++' > "$W/hot"   # an address (no symbol) means nothing to the linker
 
 # libswiftCore.a's Swift.o keeps part of its code in one section that the linker can only move
 # whole: its functions go last, so the movable ones form one contiguous block.

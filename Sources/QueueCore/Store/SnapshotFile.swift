@@ -95,7 +95,8 @@ public enum SnapshotFile {
         guard meta["version"]?.intValue == 1 else {
             throw QueueError.corrupt(path: path, reason: "written by a newer queuectl (format version \(meta["version"]?.serialized() ?? "?"))")
         }
-        var counts = [JobState: Int](minimumCapacity: cs.count)  // no resize while it fills
+        // Sized once (no resize while it fills), and never beyond one entry per state.
+        var counts = [JobState: Int](minimumCapacity: min(cs.count, JobState.allCases.count))
         for (k, v) in cs {
             guard let s = JobState(rawValue: k), let c = v.intValue else { throw corrupt(path, "bad count \"\(k)\"") }
             counts[s] = Int(c)
